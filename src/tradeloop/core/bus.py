@@ -1,0 +1,362 @@
+"""The message bus: one single-threaded reactor draining four priority lanes.
+
+Publishing appends a message to the lane its class names (``Message.LANE``); the reactor
+always takes the next message from the highest non-empty lane and hands it to every handler
+subscribed to its type or to one of its base classes, in handler priority order (highest
+first; the portfolio sees a fill before any strategy). A handler that raises is isolated: the
+error is counted, logged with the message's correlation id and published as
+:class:`~tradeloop.core.message.HandlerFailed`; the other handlers still run.
+
+Lane policies when a lane is at capacity (ARCHITECTURE.md):
+
+* CRITICAL - unbounded: never dropped, never blocks.
+* HIGH - never dropped. A producer outside the reactor waits: the bus drains first. A handler
+  cannot wait for its own reactor, so its message is queued past capacity and counted
+  (``high_overflows``).
+* NORMAL - conflates: the newest message per ``(type, instrument)`` replaces the queued one,
+  counted in ``conflated``; per-instrument order is preserved.
+* LOW - drops the oldest, counted in ``dropped``.
+
+With ``auto_drain`` (the default, used by backtests) a publish from outside the reactor runs
+the reactor until every lane is empty before it returns ("run to completion"). A live node
+turns it off and drains from its own task.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tradeloop.core.clock import Clock
+from tradeloop.core.ids import IdFactory
+from tradeloop.core.message import HandlerFailed, Lane, Message
+
+__all__ = ["BusStats", "Handler", "LaneCapacity", "MessageBus"]
+
+Handler = Callable[[Any], None]
+"""A synchronous message handler. Hot-path handlers never ``await``."""
+
+_log = logging.getLogger("tradeloop.bus")
+
+
+@dataclass(frozen=True, slots=True)
+class LaneCapacity:
+    """Per-lane capacities (messages). CRITICAL is always unbounded."""
+
+    high: int = 100_000
+    normal: int = 100_000
+    low: int = 10_000
+
+    def __post_init__(self) -> None:
+        for name in ("high", "normal", "low"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"lane capacity {name} must be at least 1")
+
+
+@dataclass(frozen=True, slots=True)
+class BusStats:
+    """A snapshot of the bus counters."""
+
+    published: dict[str, int]
+    handler_errors: int
+    conflated: int
+    dropped: int
+    high_overflows: int
+    queued: dict[str, int]
+
+
+class _Route:
+    """The resolved handlers of one concrete message type, and how often it was published."""
+
+    __slots__ = ("handlers", "count")
+
+    def __init__(self, handlers: tuple[Handler, ...]) -> None:
+        self.handlers = handlers
+        self.count = 0
+
+
+class _Subscription:
+    __slots__ = ("handler", "priority", "seq")
+
+    def __init__(self, handler: Handler, priority: int, seq: int) -> None:
+        self.handler = handler
+        self.priority = priority
+        self.seq = seq
+
+
+class MessageBus:
+    """Publish/subscribe by message type, plus point-to-point endpoints.
+
+    Parameters
+    ----------
+    clock:
+        Time source for the events the bus publishes itself.
+    id_factory:
+        Mints ids for the bus's own events (seed it for deterministic runs).
+    capacity:
+        Lane capacities.
+    history_size:
+        How many of the latest dispatched messages :attr:`history` keeps (0 keeps none).
+    auto_drain:
+        Run to completion on every publish from outside the reactor.
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        id_factory: IdFactory,
+        *,
+        capacity: LaneCapacity | None = None,
+        history_size: int = 1_000,
+        auto_drain: bool = True,
+    ) -> None:
+        cap = capacity or LaneCapacity()
+        self._clock = clock
+        self._ids = id_factory
+        self._critical: deque[Message] = deque()
+        self._high: deque[Message] = deque()
+        self._normal: deque[Message] = deque()
+        self._low: deque[Message] = deque()
+        self._conflating: dict[tuple[type, object], Message] = {}
+        self._cap_high = cap.high
+        self._cap_normal = cap.normal
+        self._cap_low = cap.low
+        self._subs: dict[type, list[_Subscription]] = {}
+        self._routes: dict[type, _Route] = {}
+        self._endpoints: dict[str, Handler] = {}
+        self._recorders: list[Callable[[Message], None]] = []
+        self._recorder: Callable[[Message], None] | None = None
+        self._sub_seq = 0
+        self._draining = False
+        self._auto_drain = auto_drain
+        self.history: deque[Message] | None = deque(maxlen=history_size) if history_size else None
+        self.handler_errors = 0
+        self.conflated = 0
+        self.dropped = 0
+        self.high_overflows = 0
+
+    # -- subscriptions -------------------------------------------------------------------
+
+    def subscribe(self, msg_type: type, handler: Handler, *, priority: int = 0) -> None:
+        """Call ``handler`` for every message of ``msg_type`` or a subclass of it.
+
+        Higher ``priority`` runs first; equal priorities run in subscription order.
+        """
+        subs = self._subs.setdefault(msg_type, [])
+        if any(s.handler == handler for s in subs):
+            return
+        self._sub_seq += 1
+        subs.append(_Subscription(handler, priority, self._sub_seq))
+        self._reroute()
+
+    def unsubscribe(self, msg_type: type, handler: Handler) -> None:
+        """Stop calling ``handler`` for ``msg_type``; unknown pairs are ignored."""
+        subs = self._subs.get(msg_type)
+        if subs:
+            subs[:] = [s for s in subs if s.handler != handler]
+            self._reroute()
+
+    def has_subscribers(self, msg_type: type) -> bool:
+        """Whether any handler would receive a message of ``msg_type``."""
+        return bool(self._route(msg_type).handlers)
+
+    def _resolve(self, msg_type: type) -> tuple[Handler, ...]:
+        found = [s for base in msg_type.__mro__ for s in self._subs.get(base, ())]
+        found.sort(key=lambda s: (-s.priority, s.seq))
+        return tuple(s.handler for s in found)
+
+    def _reroute(self) -> None:
+        # Keep each route's counter; only its handlers change.
+        for msg_type, route in self._routes.items():
+            route.handlers = self._resolve(msg_type)
+
+    def _route(self, msg_type: type) -> _Route:
+        route = self._routes.get(msg_type)
+        if route is None:
+            route = _Route(self._resolve(msg_type))
+            self._routes[msg_type] = route
+        return route
+
+    def register_endpoint(self, endpoint: str, handler: Handler) -> None:
+        """Register the single handler of a point-to-point endpoint."""
+        if endpoint in self._endpoints:
+            raise ValueError(f"endpoint {endpoint!r} is already registered")
+        self._endpoints[endpoint] = handler
+
+    def add_recorder(self, recorder: Callable[[Message], None]) -> None:
+        """Hand every dispatched or sent message to ``recorder`` first (the event log)."""
+        self._recorders.append(recorder)
+        self._recorder = self._recorders[0] if len(self._recorders) == 1 else self._record_all
+
+    def _record_all(self, msg: Message) -> None:
+        for recorder in self._recorders:
+            recorder(msg)
+
+    # -- publishing ------------------------------------------------------------------------
+
+    def publish(self, msg: Message) -> None:
+        """Queue ``msg`` on its lane; with auto-drain, run the reactor to completion."""
+        if not self._draining and self._auto_drain:
+            # Outside the reactor with auto-drain every lane is empty: dispatch at once.
+            self._draining = True
+            try:
+                self._dispatch(msg)
+                self._drain_lanes()
+            finally:
+                self._draining = False
+            return
+        self._enqueue(msg)
+
+    def _enqueue(self, msg: Message) -> None:
+        lane = msg.LANE
+        if lane == Lane.NORMAL:
+            normal = self._normal
+            if len(normal) < self._cap_normal and not self._conflating:
+                normal.append(msg)
+                return
+            key = (type(msg), getattr(msg, "instrument_id", None))
+            if key in self._conflating:
+                self.conflated += 1
+                del self._conflating[key]  # re-insert so the newest sits last
+            self._conflating[key] = msg
+        elif lane == Lane.HIGH:
+            if len(self._high) >= self._cap_high:
+                if not self._draining:
+                    self.drain()
+                else:
+                    self.high_overflows += 1
+            self._high.append(msg)
+        elif lane == Lane.CRITICAL:
+            self._critical.append(msg)
+        else:
+            low = self._low
+            if len(low) >= self._cap_low:
+                low.popleft()
+                self.dropped += 1
+            low.append(msg)
+
+    def send(self, endpoint: str, msg: Message) -> None:
+        """Deliver ``msg`` to the endpoint's handler now (within the current reactor step)."""
+        handler = self._endpoints.get(endpoint)
+        if handler is None:
+            raise KeyError(f"no handler is registered for endpoint {endpoint!r}")
+        route = self._route(type(msg))
+        route.count += 1
+        if self._recorder is not None:
+            self._recorder(msg)
+        if self.history is not None:
+            self.history.append(msg)
+        try:
+            handler(msg)
+        except Exception as exc:  # noqa: BLE001 - isolation is the point
+            self._handler_failed(handler, msg, exc)
+
+    def drain(self) -> None:
+        """Run the reactor until every lane is empty (no-op when called from a handler)."""
+        if self._draining:
+            return
+        self._draining = True
+        try:
+            self._drain_lanes()
+        finally:
+            self._draining = False
+
+    def _drain_lanes(self) -> None:
+        critical, high, normal, low = self._critical, self._high, self._normal, self._low
+        conflating = self._conflating
+        dispatch = self._dispatch
+        while True:
+            if critical:
+                msg = critical.popleft()
+            elif high:
+                msg = high.popleft()
+            elif normal:
+                msg = normal.popleft()
+            elif conflating:
+                msg = conflating.pop(next(iter(conflating)))
+            elif low:
+                msg = low.popleft()
+            else:
+                return
+            dispatch(msg)
+
+    def _dispatch(self, msg: Message) -> None:
+        route = self._routes.get(type(msg)) or self._route(type(msg))
+        route.count += 1
+        if self._recorder is not None:
+            self._recorder(msg)
+        if self.history is not None:
+            self.history.append(msg)
+        for handler in route.handlers:
+            try:
+                handler(msg)
+            except Exception as exc:  # noqa: BLE001 - isolation is the point
+                self._handler_failed(handler, msg, exc)
+
+    def _handler_failed(self, handler: Handler, msg: Message, exc: Exception) -> None:
+        self.handler_errors += 1
+        name = getattr(handler, "__qualname__", repr(handler))
+        correlation_id = getattr(msg, "correlation_id", None)
+        _log.error(
+            "handler %s failed on %s (correlation_id=%s): %r",
+            name,
+            type(msg).__name__,
+            correlation_id,
+            exc,
+            exc_info=exc,
+        )
+        if isinstance(msg, HandlerFailed):
+            return  # never loop on the failure report itself
+        now = self._clock.timestamp_ns()
+        self._enqueue(
+            HandlerFailed(
+                id=self._ids.new_id(),
+                correlation_id=correlation_id or self._ids.new_id(),
+                causation_id=getattr(msg, "id", None),
+                ts_event=now,
+                ts_init=now,
+                handler=name,
+                message_type=type(msg).TYPE_NAME if hasattr(type(msg), "TYPE_NAME") else type(msg).__name__,
+                error=repr(exc),
+            )
+        )
+
+    # -- introspection ---------------------------------------------------------------------
+
+    @property
+    def is_draining(self) -> bool:
+        """Whether the reactor is dispatching right now."""
+        return self._draining
+
+    def queued(self) -> dict[Lane, int]:
+        """Messages waiting per lane."""
+        return {
+            Lane.CRITICAL: len(self._critical),
+            Lane.HIGH: len(self._high),
+            Lane.NORMAL: len(self._normal) + len(self._conflating),
+            Lane.LOW: len(self._low),
+        }
+
+    def count(self, msg_type: type) -> int:
+        """How many messages of exactly ``msg_type`` were dispatched or sent."""
+        route = self._routes.get(msg_type)
+        return route.count if route is not None else 0
+
+    def stats(self) -> BusStats:
+        """A snapshot of every counter (per-type counts by stable type name)."""
+        published: dict[str, int] = {}
+        for t, route in self._routes.items():
+            if route.count:
+                name = getattr(t, "TYPE_NAME", t.__name__)
+                published[name] = published.get(name, 0) + route.count
+        return BusStats(
+            published=dict(sorted(published.items())),
+            handler_errors=self.handler_errors,
+            conflated=self.conflated,
+            dropped=self.dropped,
+            high_overflows=self.high_overflows,
+            queued={lane.name: n for lane, n in self.queued().items()},
+        )

@@ -1,0 +1,277 @@
+"""Exact value types: :class:`Price`, :class:`Quantity`, :class:`Money`.
+
+Each holds a ``raw`` integer: the value times ``10**FIXED_PRECISION`` (one scale for all, so
+raws of different precisions compare and add directly), plus its decimal precision. Building
+one from a value it cannot represent raises :class:`~tradeloop.core.errors.ValueRangeError`:
+non-finite input, more decimals than the precision, a raw outside the signed 64-bit range
+(what the event log and Parquet store), or a negative quantity.
+
+The ledger works on raws: ``price.raw * qty.raw // FIXED_SCALAR`` is exact whenever price and
+size precision add up to at most ``FIXED_PRECISION`` (every :class:`Instrument` checks this).
+Fees are rounded half-to-even to the currency's precision, the one place rounding happens.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Final
+
+import msgspec
+
+from tradeloop.core.errors import ValueRangeError
+
+__all__ = [
+    "CURRENCY_PRECISION",
+    "FIXED_PRECISION",
+    "FIXED_SCALAR",
+    "MAX_RAW",
+    "Money",
+    "Price",
+    "Quantity",
+    "currency_precision",
+    "fee_raw",
+    "raw_from_decimal",
+    "raw_to_decimal",
+    "round_raw_half_even",
+]
+
+FIXED_PRECISION: Final = 9
+FIXED_SCALAR: Final = 10**FIXED_PRECISION
+MAX_RAW: Final = 2**63 - 1
+
+CURRENCY_PRECISION: Final[dict[str, int]] = {
+    "USD": 2,
+    "EUR": 2,
+    "GBP": 2,
+    "CHF": 2,
+    "CAD": 2,
+    "AUD": 2,
+    "JPY": 0,
+    "USDT": 8,
+    "USDC": 8,
+    "BTC": 8,
+    "ETH": 8,
+}
+
+_STEP = tuple(10 ** (FIXED_PRECISION - p) for p in range(FIXED_PRECISION + 1))
+
+
+def currency_precision(code: str) -> int:
+    """Decimal places of a currency code; raises ``ValueRangeError`` for an unknown one."""
+    try:
+        return CURRENCY_PRECISION[code]
+    except KeyError:
+        raise ValueRangeError(f"unknown currency {code!r}") from None
+
+
+def _check(raw: int, precision: int, what: str) -> None:
+    if not 0 <= precision <= FIXED_PRECISION:
+        raise ValueRangeError(f"{what}: precision {precision} outside 0..{FIXED_PRECISION}")
+    if raw > MAX_RAW or raw < -MAX_RAW:
+        raise ValueRangeError(f"{what}: value {raw / FIXED_SCALAR:g} overflows the fixed-point range")
+    if raw % _STEP[precision]:
+        raise ValueRangeError(
+            f"{what}: {raw_to_decimal(raw)} has more than {precision} decimal places"
+        )
+
+
+def raw_from_decimal(value: Decimal | str | int | float, precision: int) -> int:
+    """Exact raw of ``value`` at ``precision``; raises if it is not finite or needs rounding."""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueRangeError(f"value must be finite, got {value}")
+        value = repr(value)  # shortest repr: 0.1 -> "0.1", not the binary expansion
+    try:
+        dec = Decimal(value)
+    except (InvalidOperation, ValueError):
+        raise ValueRangeError(f"not a number: {value!r}") from None
+    if not dec.is_finite():
+        raise ValueRangeError(f"value must be finite, got {value}")
+    if not 0 <= precision <= FIXED_PRECISION:
+        raise ValueRangeError(f"precision {precision} outside 0..{FIXED_PRECISION}")
+    scaled = dec.scaleb(FIXED_PRECISION)
+    if scaled != scaled.to_integral_value():
+        raise ValueRangeError(f"{value} has more than {FIXED_PRECISION} decimal places")
+    raw = int(scaled)
+    if raw % _STEP[precision]:
+        raise ValueRangeError(f"{value} has more than {precision} decimal places")
+    return raw
+
+
+def raw_to_decimal(raw: int, precision: int = FIXED_PRECISION) -> Decimal:
+    """The exact decimal of a raw, shown with ``precision`` places."""
+    return (Decimal(raw).scaleb(-FIXED_PRECISION)).quantize(Decimal(1).scaleb(-precision))
+
+
+def round_raw_half_even(raw: int, precision: int) -> int:
+    """Round a raw to ``precision`` decimal places, half to even."""
+    step = _STEP[precision]
+    q, r = divmod(raw, step)
+    twice = 2 * r
+    if twice > step or (twice == step and q % 2):
+        q += 1
+    return q * step
+
+
+def fee_raw(notional_raw: int, rate_raw: int, precision: int) -> int:
+    """Commission raw of ``notional_raw`` at fee rate ``rate_raw`` (both scaled by 10**9).
+
+    The exact product is rounded half to even to ``precision`` decimals (the currency's): the
+    one documented rounding in the ledger. A negative rate is a rebate (negative fee).
+    """
+    exact = abs(notional_raw) * abs(rate_raw)  # scale 10**18
+    step = 10 ** (2 * FIXED_PRECISION - precision)
+    q, r = divmod(exact, step)
+    if 2 * r > step or (2 * r == step and q % 2):
+        q += 1
+    value = q * _STEP[precision]
+    return -value if (notional_raw < 0) != (rate_raw < 0) and value else value
+
+
+def _decimals_of(text: str) -> int:
+    text = text.strip().lower()
+    if "e" in text:
+        return max(0, -Decimal(text).as_tuple().exponent)  # type: ignore[operator]
+    _, _, frac = text.partition(".")
+    return len(frac)
+
+
+class Price(msgspec.Struct, frozen=True, array_like=True, gc=False, order=True):
+    """A price: ``raw / 10**9`` shown with ``precision`` decimals. May be negative."""
+
+    raw: int
+    precision: int
+
+    def __post_init__(self) -> None:
+        _check(self.raw, self.precision, "Price")
+
+    @classmethod
+    def from_str(cls, text: str) -> Price:
+        """``Price.from_str("1640.25")`` has precision 2."""
+        precision = _decimals_of(text)
+        return cls(raw_from_decimal(text, precision), precision)
+
+    @classmethod
+    def from_decimal(cls, value: Decimal | str | int | float, precision: int) -> Price:
+        return cls(raw_from_decimal(value, precision), precision)
+
+    def as_decimal(self) -> Decimal:
+        return raw_to_decimal(self.raw, self.precision)
+
+    def as_double(self) -> float:
+        return self.raw / FIXED_SCALAR
+
+    def __float__(self) -> float:
+        return self.raw / FIXED_SCALAR
+
+    def __str__(self) -> str:
+        return str(self.as_decimal())
+
+    def __add__(self, other: Price) -> Price:
+        return Price(self.raw + other.raw, max(self.precision, other.precision))
+
+    def __sub__(self, other: Price) -> Price:
+        return Price(self.raw - other.raw, max(self.precision, other.precision))
+
+    def __neg__(self) -> Price:
+        return Price(-self.raw, self.precision)
+
+
+class Quantity(msgspec.Struct, frozen=True, array_like=True, gc=False, order=True):
+    """A non-negative amount of an instrument: ``raw / 10**9`` with ``precision`` decimals."""
+
+    raw: int
+    precision: int
+
+    def __post_init__(self) -> None:
+        if self.raw < 0:
+            raise ValueRangeError(f"Quantity must not be negative, got {raw_to_decimal(self.raw)}")
+        _check(self.raw, self.precision, "Quantity")
+
+    @classmethod
+    def from_str(cls, text: str) -> Quantity:
+        precision = _decimals_of(text)
+        return cls(raw_from_decimal(text, precision), precision)
+
+    @classmethod
+    def from_decimal(cls, value: Decimal | str | int | float, precision: int) -> Quantity:
+        return cls(raw_from_decimal(value, precision), precision)
+
+    @classmethod
+    def from_int(cls, value: int) -> Quantity:
+        return cls(value * FIXED_SCALAR, 0)
+
+    def as_decimal(self) -> Decimal:
+        return raw_to_decimal(self.raw, self.precision)
+
+    def as_double(self) -> float:
+        return self.raw / FIXED_SCALAR
+
+    def __float__(self) -> float:
+        return self.raw / FIXED_SCALAR
+
+    def __str__(self) -> str:
+        return str(self.as_decimal())
+
+    def __bool__(self) -> bool:
+        return self.raw != 0
+
+    def __add__(self, other: Quantity) -> Quantity:
+        return Quantity(self.raw + other.raw, max(self.precision, other.precision))
+
+    def __sub__(self, other: Quantity) -> Quantity:
+        return Quantity(self.raw - other.raw, max(self.precision, other.precision))
+
+
+class Money(msgspec.Struct, frozen=True, array_like=True, gc=False, order=True):
+    """An amount of a currency: ``raw / 10**9``, a multiple of the currency's precision."""
+
+    raw: int
+    currency: str
+
+    def __post_init__(self) -> None:
+        _check(self.raw, currency_precision(self.currency), f"Money({self.currency})")
+
+    @classmethod
+    def from_str(cls, text: str, currency: str) -> Money:
+        return cls(raw_from_decimal(text, currency_precision(currency)), currency)
+
+    @classmethod
+    def from_decimal(cls, value: Decimal | str | int | float, currency: str) -> Money:
+        return cls(raw_from_decimal(value, currency_precision(currency)), currency)
+
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        return cls(0, currency)
+
+    @property
+    def precision(self) -> int:
+        return CURRENCY_PRECISION[self.currency]
+
+    def as_decimal(self) -> Decimal:
+        return raw_to_decimal(self.raw, CURRENCY_PRECISION[self.currency])
+
+    def as_double(self) -> float:
+        return self.raw / FIXED_SCALAR
+
+    def __float__(self) -> float:
+        return self.raw / FIXED_SCALAR
+
+    def __str__(self) -> str:
+        return f"{self.as_decimal()} {self.currency}"
+
+    def _same(self, other: Money) -> None:
+        if other.currency != self.currency:
+            raise ValueRangeError(f"cannot combine {self.currency} with {other.currency}")
+
+    def __add__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.raw + other.raw, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.raw - other.raw, self.currency)
+
+    def __neg__(self) -> Money:
+        return Money(-self.raw, self.currency)
