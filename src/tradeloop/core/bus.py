@@ -253,6 +253,9 @@ class MessageBus:
             handler(msg)
         except Exception as exc:  # noqa: BLE001 - isolation is the point
             self._handler_failed(handler, msg, exc)
+            if self._auto_drain and not self._draining:
+                # Sent from outside the reactor: deliver the HandlerFailed now, as publish would.
+                self.drain()
 
     def drain(self) -> None:
         """Run the reactor until every lane is empty (no-op when called from a handler)."""

@@ -14,7 +14,7 @@ Fees are rounded half-to-even to the currency's precision, the one place roundin
 from __future__ import annotations
 
 import math
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Final
 
 import msgspec
@@ -54,7 +54,7 @@ CURRENCY_PRECISION: Final[dict[str, int]] = {
     "ETH": 8,
 }
 
-_STEP = tuple(10 ** (FIXED_PRECISION - p) for p in range(FIXED_PRECISION + 1))
+_STEP: Final[tuple[int, ...]] = tuple(10 ** (FIXED_PRECISION - p) for p in range(FIXED_PRECISION + 1))
 
 
 def currency_precision(code: str) -> int:
@@ -65,11 +65,16 @@ def currency_precision(code: str) -> int:
         raise ValueRangeError(f"unknown currency {code!r}") from None
 
 
+def _approx(raw: int) -> str:
+    # Decimal, not float: a raw past the float range must still produce an error message.
+    return f"{Decimal(raw).scaleb(-FIXED_PRECISION):.6g}"
+
+
 def _check(raw: int, precision: int, what: str) -> None:
     if not 0 <= precision <= FIXED_PRECISION:
         raise ValueRangeError(f"{what}: precision {precision} outside 0..{FIXED_PRECISION}")
     if raw > MAX_RAW or raw < -MAX_RAW:
-        raise ValueRangeError(f"{what}: value {raw / FIXED_SCALAR:g} overflows the fixed-point range")
+        raise ValueRangeError(f"{what}: value {_approx(raw)} overflows the fixed-point range")
     if raw % _STEP[precision]:
         raise ValueRangeError(
             f"{what}: {raw_to_decimal(raw)} has more than {precision} decimal places"
@@ -121,7 +126,7 @@ def fee_raw(notional_raw: int, rate_raw: int, precision: int) -> int:
     one documented rounding in the ledger. A negative rate is a rebate (negative fee).
     """
     exact = abs(notional_raw) * abs(rate_raw)  # scale 10**18
-    step = 10 ** (2 * FIXED_PRECISION - precision)
+    step: int = 10 ** (2 * FIXED_PRECISION - precision)
     q, r = divmod(exact, step)
     if 2 * r > step or (2 * r == step and q % 2):
         q += 1
@@ -132,7 +137,11 @@ def fee_raw(notional_raw: int, rate_raw: int, precision: int) -> int:
 def _decimals_of(text: str) -> int:
     text = text.strip().lower()
     if "e" in text:
-        return max(0, -Decimal(text).as_tuple().exponent)  # type: ignore[operator]
+        try:
+            exponent = Decimal(text).as_tuple().exponent
+        except InvalidOperation:
+            raise ValueRangeError(f"not a number: {text!r}") from None
+        return max(0, -exponent) if isinstance(exponent, int) else 0
     _, _, frac = text.partition(".")
     return len(frac)
 
@@ -166,7 +175,7 @@ class Price(msgspec.Struct, frozen=True, array_like=True, gc=False, order=True):
         return self.raw / FIXED_SCALAR
 
     def __str__(self) -> str:
-        return str(self.as_decimal())
+        return f"{self.as_decimal():f}"  # positional: str() would print 0.00000001 as 1E-8
 
     def __add__(self, other: Price) -> Price:
         return Price(self.raw + other.raw, max(self.precision, other.precision))
@@ -186,7 +195,8 @@ class Quantity(msgspec.Struct, frozen=True, array_like=True, gc=False, order=Tru
 
     def __post_init__(self) -> None:
         if self.raw < 0:
-            raise ValueRangeError(f"Quantity must not be negative, got {raw_to_decimal(self.raw)}")
+            shown = raw_to_decimal(self.raw) if self.raw >= -MAX_RAW else _approx(self.raw)
+            raise ValueRangeError(f"Quantity must not be negative, got {shown}")
         _check(self.raw, self.precision, "Quantity")
 
     @classmethod
@@ -212,7 +222,7 @@ class Quantity(msgspec.Struct, frozen=True, array_like=True, gc=False, order=Tru
         return self.raw / FIXED_SCALAR
 
     def __str__(self) -> str:
-        return str(self.as_decimal())
+        return f"{self.as_decimal():f}"  # positional: str() would print 0.00000001 as 1E-8
 
     def __bool__(self) -> bool:
         return self.raw != 0
@@ -259,7 +269,7 @@ class Money(msgspec.Struct, frozen=True, array_like=True, gc=False, order=True):
         return self.raw / FIXED_SCALAR
 
     def __str__(self) -> str:
-        return f"{self.as_decimal()} {self.currency}"
+        return f"{self.as_decimal():f} {self.currency}"
 
     def _same(self, other: Money) -> None:
         if other.currency != self.currency:

@@ -41,6 +41,10 @@ class Position:
         "peak_raw",
         "fill_count",
         "last_px_raw",
+        "_entry_notional",
+        "_entry_raw",
+        "_exit_notional",
+        "_exit_raw",
     )
 
     def __init__(self, position_id: PositionId, instrument: Instrument, strategy_id: StrategyId, ts: int) -> None:
@@ -59,6 +63,10 @@ class Position:
         self.peak_raw = 0
         self.fill_count = 0
         self.last_px_raw = 0
+        self._entry_notional = 0  # sum of price raw x size raw of opening trades (scale 10**18)
+        self._entry_raw = 0
+        self._exit_notional = 0
+        self._exit_raw = 0
 
     @property
     def instrument_id(self) -> InstrumentId:
@@ -87,6 +95,24 @@ class Position:
         if not self.net_raw:
             return Decimal(0)
         return Decimal(self._cost) / Decimal(self.net_raw) / Decimal(FIXED_SCALAR)
+
+    @property
+    def avg_entry_px(self) -> Decimal:
+        """Average price of every trade that opened or added to the position."""
+        if not self._entry_raw:
+            return Decimal(0)
+        return Decimal(self._entry_notional) / Decimal(self._entry_raw) / Decimal(FIXED_SCALAR)
+
+    @property
+    def avg_exit_px(self) -> Decimal:
+        """Average price of every trade that reduced the position (0 before the first)."""
+        if not self._exit_raw:
+            return Decimal(0)
+        return Decimal(self._exit_notional) / Decimal(self._exit_raw) / Decimal(FIXED_SCALAR)
+
+    @property
+    def peak_quantity(self) -> Quantity:
+        return Quantity(self.peak_raw, self.instrument.size_precision)
 
     @property
     def realized_pnl_raw(self) -> int:
@@ -136,9 +162,15 @@ class Position:
             remaining += lot_sign * take
             if lot[0] == 0:
                 lots.popleft()
+        closed = abs(signed - remaining)
+        if closed:
+            self._exit_notional += px * closed
+            self._exit_raw += closed
         if remaining:
             lots.append([remaining, px])
             self._cost += remaining * px
+            self._entry_notional += px * abs(remaining)
+            self._entry_raw += abs(remaining)
         self.net_raw += signed
         if abs(self.net_raw) > self.peak_raw:
             self.peak_raw = abs(self.net_raw)

@@ -1,0 +1,161 @@
+"""Loading configuration: YAML file, then environment, then ``--set`` overrides.
+
+Precedence, lowest first: the YAML file, ``TRADELOOP_``-prefixed environment variables (``__``
+separates nesting levels: ``TRADELOOP_RISK__MAX_DAILY_LOSS=500`` sets ``risk.max_daily_loss``),
+then ``--set key.path=value`` overrides from the command line. Override values are parsed as
+YAML scalars (``true``, ``12``, ``0.5``, ``[a, b]``); list items are addressed by index
+(``strategies.0.config.fast=5``).
+
+Validation errors name every bad key as a dotted path with pydantic's reason, and the source
+(file, environment or override) is part of the message.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from tradeloop.core.errors import ConfigError
+
+__all__ = [
+    "ENV_PREFIX",
+    "apply_env_overrides",
+    "apply_overrides",
+    "format_validation_error",
+    "load_config",
+    "load_yaml",
+    "parse_override",
+]
+
+ENV_PREFIX = "TRADELOOP_"
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_yaml(path: Path | str) -> dict[str, Any]:
+    """Read a YAML mapping; raises ``ConfigError`` naming the file (and line) on failure."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: config file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read config file: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{p}: invalid YAML{where}: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: the top level must be a mapping of keys, got {type(data).__name__}")
+    return data
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return yaml.safe_load(text) if text.strip() else ""
+    except yaml.YAMLError:
+        return text
+
+
+def _set_path(data: dict[str, Any], path: list[str], value: Any, source: str) -> None:
+    node: Any = data
+    for i, key in enumerate(path):
+        last = i == len(path) - 1
+        if isinstance(node, list):
+            if not key.isdigit() or int(key) >= len(node):
+                raise ConfigError(f"{source}: {'.'.join(path[: i + 1])}: no list item {key}")
+            if last:
+                node[int(key)] = value
+            else:
+                node = node[int(key)]
+            continue
+        if not isinstance(node, dict):
+            raise ConfigError(f"{source}: {'.'.join(path[:i])} is not a mapping, cannot set {key}")
+        if last:
+            node[key] = value
+        else:
+            nxt = node.get(key)
+            if nxt is None:
+                nxt = node[key] = {}
+            node = nxt
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split ``a.b.c=value`` into the key path and the parsed value."""
+    key, sep, value = text.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"--set {text!r}: expected key.path=value")
+    return key.split("."), _parse_value(value)
+
+
+def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
+    """Apply ``--set`` overrides in order (mutates and returns ``data``)."""
+    for text in overrides:
+        path, value = parse_override(text)
+        _set_path(data, path, value, f"--set {text}")
+    return data
+
+
+def apply_env_overrides(
+    data: dict[str, Any], environ: Mapping[str, str] | None = None, prefix: str = ENV_PREFIX
+) -> dict[str, Any]:
+    """Apply ``TRADELOOP_A__B=value`` variables (mutates and returns ``data``)."""
+    env = os.environ if environ is None else environ
+    for name in sorted(env):
+        if not name.startswith(prefix) or len(name) == len(prefix):
+            continue
+        path = [part.lower() for part in name[len(prefix) :].split("__")]
+        if any(not part for part in path):
+            raise ConfigError(f"environment {name}: empty key segment")
+        _set_path(data, path, _parse_value(env[name]), f"environment {name}")
+    return data
+
+
+def format_validation_error(exc: ValidationError, source: str) -> str:
+    """One line per problem: ``source: key.path: reason``."""
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling)"
+        lines.append(f"{source}: {loc}: {msg}")
+    return "\n".join(lines)
+
+
+def load_config(
+    model: type[M],
+    path: Path | str | None = None,
+    *,
+    overrides: Iterable[str] = (),
+    environ: Mapping[str, str] | None = None,
+    base: Mapping[str, Any] | None = None,
+) -> M:
+    """Load, override and validate a config model.
+
+    Raises
+    ------
+    ConfigError
+        Naming the file and every invalid key with its reason.
+    """
+    data: dict[str, Any] = dict(base or {})
+    source = "defaults"
+    if path is not None:
+        data.update(load_yaml(path))
+        source = str(path)
+    apply_env_overrides(data, environ)
+    apply_overrides(data, overrides)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, source)) from None

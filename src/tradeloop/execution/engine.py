@@ -1,0 +1,155 @@
+"""The execution engine: the order cache and the router to venue clients.
+
+* It sees every ``SubmitOrder`` first (highest priority) and registers the order, so the
+  cache knows it even if the risk engine then denies it.
+* Approved commands reach it on the ``ExecutionEngine.execute`` endpoint; it publishes
+  ``OrderSubmitted`` and calls the venue's :class:`~tradeloop.execution.client.ExecutionClient`.
+* It applies every order event to its :class:`~tradeloop.model.orders.Order` before anyone
+  else sees the event, so handlers downstream read the order's new state.
+"""
+
+from __future__ import annotations
+
+from tradeloop.core.bus import MessageBus
+from tradeloop.core.clock import Clock
+from tradeloop.core.errors import TradeloopError
+from tradeloop.core.ids import ClientOrderId, IdFactory, InstrumentId, StrategyId, Venue, split_instrument_id
+from tradeloop.model.commands import CancelAllOrders, CancelOrder, ModifyOrder, SubmitOrder, TradingCommand
+from tradeloop.model.events import OrderDenied, OrderEvent, OrderSubmitted
+from tradeloop.model.orders import Order
+from tradeloop.execution.client import ExecutionClient
+from tradeloop.execution.factory import OrderFactory
+
+__all__ = ["EXECUTE_ENDPOINT", "ExecutionEngine", "PRIORITY_EXECUTION"]
+
+EXECUTE_ENDPOINT = "ExecutionEngine.execute"
+PRIORITY_EXECUTION = 1_000
+"""Bus priority of the engine's handlers: above everything else."""
+
+
+class ExecutionEngine:
+    """Tracks every order and routes approved commands to venue clients."""
+
+    def __init__(self, bus: MessageBus, clock: Clock, ids: IdFactory) -> None:
+        self._bus = bus
+        self._clock = clock
+        self._ids = ids
+        self._clients: dict[Venue, ExecutionClient] = {}
+        self._orders: dict[ClientOrderId, Order] = {}
+        self._open: dict[ClientOrderId, Order] = {}
+        self._factories: dict[StrategyId, OrderFactory] = {}
+        self.commands_routed = 0
+        self.events_applied = 0
+        self.event_errors = 0
+        bus.subscribe(SubmitOrder, self._register, priority=PRIORITY_EXECUTION)
+        bus.subscribe(OrderEvent, self._apply, priority=PRIORITY_EXECUTION)
+        bus.register_endpoint(EXECUTE_ENDPOINT, self.execute)
+
+    # -- wiring ----------------------------------------------------------------------------
+
+    def register_client(self, client: ExecutionClient) -> None:
+        if client.venue in self._clients:
+            raise TradeloopError(f"an execution client for venue {client.venue} is already registered")
+        self._clients[client.venue] = client
+
+    def order_factory(self, strategy_id: StrategyId) -> OrderFactory:
+        """The strategy's factory (one per strategy, so ids never collide)."""
+        factory = self._factories.get(strategy_id)
+        if factory is None:
+            factory = self._factories[strategy_id] = OrderFactory(strategy_id)
+        return factory
+
+    # -- cache reads -----------------------------------------------------------------------
+
+    def order(self, client_order_id: ClientOrderId) -> Order | None:
+        return self._orders.get(client_order_id)
+
+    def orders(self, strategy_id: StrategyId | None = None) -> list[Order]:
+        return [o for o in self._orders.values() if strategy_id is None or o.strategy_id == strategy_id]
+
+    def open_orders(
+        self, strategy_id: StrategyId | None = None, instrument_id: InstrumentId | None = None
+    ) -> list[Order]:
+        return [
+            o
+            for o in self._open.values()
+            if (strategy_id is None or o.strategy_id == strategy_id)
+            and (instrument_id is None or o.instrument_id == instrument_id)
+        ]
+
+    def open_order_count(self, instrument_id: InstrumentId | None = None) -> int:
+        if instrument_id is None:
+            return len(self._open)
+        return sum(1 for o in self._open.values() if o.instrument_id == instrument_id)
+
+    # -- handlers --------------------------------------------------------------------------
+
+    def _register(self, command: SubmitOrder) -> None:
+        cid = command.order.client_order_id
+        if cid in self._orders:
+            raise TradeloopError(f"duplicate client order id {cid}")
+        order = Order(command.order)
+        self._orders[cid] = order
+        self._open[cid] = order  # "open" here means not closed; closed orders leave below
+
+    def execute(self, command: TradingCommand) -> None:
+        """Route a risk-approved command to its venue."""
+        _, venue = split_instrument_id(command.instrument_id)
+        client = self._clients.get(venue)
+        if client is None:
+            self._deny_unroutable(command, f"no execution client for venue {venue}")
+            return
+        self.commands_routed += 1
+        if isinstance(command, SubmitOrder):
+            now = self._clock.timestamp_ns()
+            self._bus.publish(
+                OrderSubmitted(
+                    id=self._ids.new_id(),
+                    correlation_id=command.correlation_id,
+                    causation_id=command.id,
+                    ts_event=now,
+                    ts_init=now,
+                    strategy_id=command.strategy_id,
+                    instrument_id=command.instrument_id,
+                    client_order_id=command.order.client_order_id,
+                    account_id=client.account_id,
+                )
+            )
+            client.submit_order(command)
+        elif isinstance(command, CancelOrder):
+            client.cancel_order(command)
+        elif isinstance(command, ModifyOrder):
+            client.modify_order(command)
+        elif isinstance(command, CancelAllOrders):
+            client.cancel_all_orders(command)
+        else:
+            raise TradeloopError(f"unsupported trading command {type(command).__name__}")
+
+    def _deny_unroutable(self, command: TradingCommand, reason: str) -> None:
+        if isinstance(command, SubmitOrder):
+            now = self._clock.timestamp_ns()
+            self._bus.publish(
+                OrderDenied(
+                    id=self._ids.new_id(),
+                    correlation_id=command.correlation_id,
+                    causation_id=command.id,
+                    ts_event=now,
+                    ts_init=now,
+                    strategy_id=command.strategy_id,
+                    instrument_id=command.instrument_id,
+                    client_order_id=command.order.client_order_id,
+                    reason=reason,
+                )
+            )
+            return
+        raise TradeloopError(reason)
+
+    def _apply(self, event: OrderEvent) -> None:
+        order = self._orders.get(event.client_order_id)
+        if order is None:
+            self.event_errors += 1
+            raise TradeloopError(f"{type(event).__name__} for unknown order {event.client_order_id}")
+        order.apply(event)
+        self.events_applied += 1
+        if order.is_closed:
+            self._open.pop(order.client_order_id, None)

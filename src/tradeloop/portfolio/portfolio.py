@@ -1,0 +1,312 @@
+"""The portfolio: positions, account, P&L, exposure and drawdown, projected from events.
+
+It applies each fill after the execution engine and before any strategy (bus priority), and
+marks positions to market on every bar (close), trade (price) and quote (mid). All money is
+exact integer raws; ``Decimal``/``Money`` only at the read API.
+
+Positions net per (strategy, instrument). A fill that crosses zero closes the position (the
+whole commission is booked to the closing part) and opens a new one with the rest. Position
+ids are deterministic: ``P-<instrument>-<strategy>-<n>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+from tradeloop.core.bus import MessageBus
+from tradeloop.core.clock import NANOS_PER_SECOND, Clock
+from tradeloop.core.errors import TradeloopError
+from tradeloop.core.ids import IdFactory, InstrumentId, PositionId, StrategyId
+from tradeloop.model.account import Account
+from tradeloop.model.data import Bar, QuoteTick, TradeTick
+from tradeloop.model.enums import OrderSide
+from tradeloop.model.events import (
+    AccountStateChanged,
+    OrderFilled,
+    PositionChanged,
+    PositionClosed,
+    PositionEvent,
+    PositionOpened,
+)
+from tradeloop.model.instruments import Instrument
+from tradeloop.model.objects import FIXED_SCALAR, Money, Price, raw_to_decimal
+from tradeloop.model.position import Position
+
+__all__ = ["PRIORITY_PORTFOLIO", "Portfolio"]
+
+PRIORITY_PORTFOLIO = 900
+"""Bus priority: after the execution engine, before risk and strategies."""
+
+_DAY_NS = 86_400 * NANOS_PER_SECOND
+
+
+class Portfolio:
+    """Positions and account of one trader, always current with the bus.
+
+    Parameters
+    ----------
+    equity_sample_ns:
+        Record an equity point at most this often (and at every fill); 0 records on every
+        mark. The curve feeds reports; risk reads the live values.
+    """
+
+    def __init__(
+        self,
+        bus: MessageBus,
+        clock: Clock,
+        ids: IdFactory,
+        account: Account,
+        instruments: Iterable[Instrument] = (),
+        *,
+        equity_sample_ns: int = 60 * NANOS_PER_SECOND,
+    ) -> None:
+        self._bus = bus
+        self._clock = clock
+        self._ids = ids
+        self.account = account
+        self._instruments: dict[InstrumentId, Instrument] = {}
+        self._open: dict[tuple[StrategyId, InstrumentId], Position] = {}
+        self._closed: list[Position] = []
+        self._position_count: dict[tuple[StrategyId, InstrumentId], int] = {}
+        self._net: dict[InstrumentId, int] = {}  # net size raw per instrument, all strategies
+        self._marks: dict[InstrumentId, int] = {}
+        self._values: dict[InstrumentId, int] = {}  # signed market value raw per instrument
+        self._value_raw = 0
+        self.peak_equity_raw = account.cash_raw
+        self.max_drawdown_raw = 0
+        self._day = -1
+        self.day_start_equity_raw = account.cash_raw
+        self._sample_ns = equity_sample_ns
+        self._next_sample = 0
+        self.equity_curve: list[tuple[int, int]] = []
+        self.fills = 0
+        for instrument in instruments:
+            self.add_instrument(instrument)
+        bus.subscribe(OrderFilled, self._on_fill, priority=PRIORITY_PORTFOLIO)
+        bus.subscribe(Bar, self._on_bar, priority=PRIORITY_PORTFOLIO)
+        bus.subscribe(TradeTick, self._on_trade, priority=PRIORITY_PORTFOLIO)
+        bus.subscribe(QuoteTick, self._on_quote, priority=PRIORITY_PORTFOLIO)
+
+    def add_instrument(self, instrument: Instrument) -> None:
+        if instrument.quote_currency != self.account.currency:
+            raise TradeloopError(
+                f"{instrument.id} is quoted in {instrument.quote_currency} but the account is in "
+                f"{self.account.currency}; multi-currency accounts are not supported"
+            )
+        self._instruments[instrument.id] = instrument
+
+    def instrument(self, instrument_id: InstrumentId) -> Instrument:
+        try:
+            return self._instruments[instrument_id]
+        except KeyError:
+            raise TradeloopError(f"unknown instrument {instrument_id}") from None
+
+    # -- reads -----------------------------------------------------------------------------
+
+    @property
+    def currency(self) -> str:
+        return self.account.currency
+
+    @property
+    def equity_raw(self) -> int:
+        return self.account.cash_raw + self._value_raw
+
+    def equity(self) -> Money:
+        return Money(self.equity_raw, self.account.currency)
+
+    def cash(self) -> Money:
+        return self.account.cash
+
+    def position(self, strategy_id: StrategyId, instrument_id: InstrumentId) -> Position | None:
+        """The open position of a strategy on an instrument, if any."""
+        return self._open.get((strategy_id, instrument_id))
+
+    def positions_open(self, strategy_id: StrategyId | None = None) -> list[Position]:
+        return [p for p in self._open.values() if strategy_id is None or p.strategy_id == strategy_id]
+
+    def positions_closed(self, strategy_id: StrategyId | None = None) -> list[Position]:
+        return [p for p in self._closed if strategy_id is None or p.strategy_id == strategy_id]
+
+    def net_position_raw(self, instrument_id: InstrumentId) -> int:
+        """Signed net size raw of all strategies on ``instrument_id``."""
+        return self._net.get(instrument_id, 0)
+
+    def is_flat(self, instrument_id: InstrumentId | None = None) -> bool:
+        if instrument_id is None:
+            return not any(self._net.values())
+        return not self._net.get(instrument_id, 0)
+
+    def last_price_raw(self, instrument_id: InstrumentId) -> int | None:
+        return self._marks.get(instrument_id)
+
+    def last_price(self, instrument_id: InstrumentId) -> Price | None:
+        raw = self._marks.get(instrument_id)
+        return None if raw is None else Price(raw, self.instrument(instrument_id).price_precision)
+
+    def exposure_raw(self, instrument_id: InstrumentId) -> int:
+        """Absolute market value raw of the net position on ``instrument_id``."""
+        return abs(self._values.get(instrument_id, 0))
+
+    def gross_exposure_raw(self) -> int:
+        return sum(abs(v) for v in self._values.values())
+
+    def net_exposure_raw(self) -> int:
+        return self._value_raw
+
+    def unrealized_pnl_raw(self) -> int:
+        total = 0
+        for pos in self._open.values():
+            mark = self._marks.get(pos.instrument.id, pos.last_px_raw)
+            total += pos.unrealized_pnl_raw(mark)
+        return total
+
+    def realized_pnl_raw(self) -> int:
+        """Realized P&L net of commissions over closed and open positions."""
+        return sum(p.realized_pnl_raw for p in self._closed) + sum(p.realized_pnl_raw for p in self._open.values())
+
+    def daily_pnl_raw(self) -> int:
+        """Equity change since the start of the current UTC day."""
+        return self.equity_raw - self.day_start_equity_raw
+
+    @property
+    def drawdown_raw(self) -> int:
+        return self.peak_equity_raw - self.equity_raw
+
+    def drawdown_pct(self) -> Decimal:
+        if self.peak_equity_raw <= 0:
+            return Decimal(0)
+        return Decimal(self.drawdown_raw) * 100 / Decimal(self.peak_equity_raw)
+
+    def money(self, raw: int) -> Money:
+        return Money(raw, self.account.currency)
+
+    # -- marks -----------------------------------------------------------------------------
+
+    def _on_bar(self, bar: Bar) -> None:
+        self._mark(bar.instrument_id, bar.close.raw, bar.ts_event)
+
+    def _on_trade(self, tick: TradeTick) -> None:
+        self._mark(tick.instrument_id, tick.price.raw, tick.ts_event)
+
+    def _on_quote(self, tick: QuoteTick) -> None:
+        self._mark(tick.instrument_id, (tick.bid_price.raw + tick.ask_price.raw) // 2, tick.ts_event)
+
+    def _mark(self, instrument_id: InstrumentId, price_raw: int, ts: int) -> None:
+        self._marks[instrument_id] = price_raw
+        net = self._net.get(instrument_id)
+        if net:
+            value = price_raw * net * self._instruments[instrument_id].multiplier // FIXED_SCALAR
+            self._value_raw += value - self._values[instrument_id]
+            self._values[instrument_id] = value
+        self._track(ts)
+
+    def _track(self, ts: int) -> None:
+        equity = self.account.cash_raw + self._value_raw
+        day = ts // _DAY_NS
+        if day != self._day:
+            self._day = day
+            self.day_start_equity_raw = equity
+        if equity > self.peak_equity_raw:
+            self.peak_equity_raw = equity
+        elif self.peak_equity_raw - equity > self.max_drawdown_raw:
+            self.max_drawdown_raw = self.peak_equity_raw - equity
+        if ts >= self._next_sample:
+            self.equity_curve.append((ts, equity))
+            self._next_sample = ts + self._sample_ns
+
+    # -- fills -----------------------------------------------------------------------------
+
+    def _on_fill(self, fill: OrderFilled) -> None:
+        instrument = self.instrument(fill.instrument_id)
+        self.account.apply_fill(fill, instrument)
+        self.fills += 1
+        key = (fill.strategy_id, fill.instrument_id)
+        qty = fill.last_qty.raw
+        signed = qty if fill.order_side is OrderSide.BUY else -qty
+        pos = self._open.get(key)
+        events: list[PositionEvent] = []
+        if pos is None:
+            pos = self._new_position(key, instrument, fill.ts_event)
+            pos.apply(fill, qty)
+            pos.add_commission(fill.commission.raw)
+            events.append(self._position_event(PositionOpened, pos, fill))
+        elif (pos.net_raw > 0) == (signed > 0) or abs(signed) <= abs(pos.net_raw):
+            pos.apply(fill, qty)
+            pos.add_commission(fill.commission.raw)
+            events.append(self._position_event(PositionClosed if pos.is_closed else PositionChanged, pos, fill))
+        else:
+            closing = abs(pos.net_raw)
+            pos.apply(fill, closing)
+            pos.add_commission(fill.commission.raw)
+            events.append(self._position_event(PositionClosed, pos, fill))
+            self._retire(key, pos)
+            pos = self._new_position(key, instrument, fill.ts_event)
+            pos.apply(fill, qty - closing)
+            events.append(self._position_event(PositionOpened, pos, fill))
+        if pos.is_closed:
+            self._retire(key, pos)
+        iid = fill.instrument_id
+        net = self._net.get(iid, 0) + signed
+        self._net[iid] = net
+        mark = self._marks.setdefault(iid, fill.last_px.raw)
+        value = mark * net * instrument.multiplier // FIXED_SCALAR
+        self._value_raw += value - self._values.get(iid, 0)
+        self._values[iid] = value
+        self._next_sample = 0  # always sample at a fill
+        self._track(fill.ts_event)
+        for event in events:
+            self._bus.publish(event)
+        now = self._clock.timestamp_ns()
+        self._bus.publish(
+            AccountStateChanged(
+                id=self._ids.new_id(),
+                correlation_id=fill.correlation_id,
+                causation_id=fill.id,
+                ts_event=fill.ts_event,
+                ts_init=now,
+                account_id=self.account.id,
+                cash=self.account.cash,
+                commissions=self.account.commissions,
+            )
+        )
+
+    def _new_position(self, key: tuple[StrategyId, InstrumentId], instrument: Instrument, ts: int) -> Position:
+        n = self._position_count.get(key, 0) + 1
+        self._position_count[key] = n
+        pos = Position(PositionId(f"P-{key[1]}-{key[0]}-{n}"), instrument, key[0], ts)
+        self._open[key] = pos
+        return pos
+
+    def _retire(self, key: tuple[StrategyId, InstrumentId], pos: Position) -> None:
+        if self._open.get(key) is pos:
+            del self._open[key]
+            self._closed.append(pos)
+
+    def _position_event(self, kind: type[PositionEvent], pos: Position, fill: OrderFilled) -> PositionEvent:
+        now = self._clock.timestamp_ns()
+        fields = {
+            "id": self._ids.new_id(),
+            "correlation_id": fill.correlation_id,
+            "causation_id": fill.id,
+            "ts_event": fill.ts_event,
+            "ts_init": now,
+            "strategy_id": pos.strategy_id,
+            "instrument_id": pos.instrument.id,
+            "position_id": pos.id,
+            "side": pos.side,
+            "quantity": pos.quantity,
+            "avg_px_open": str(pos.avg_px_open),
+            "realized_pnl": pos.realized_pnl,
+            "last_px": fill.last_px,
+        }
+        if kind is PositionClosed:
+            return PositionClosed(duration_ns=fill.ts_event - pos.ts_opened, **fields)  # type: ignore[arg-type]
+        return kind(**fields)  # type: ignore[arg-type]
+
+    def describe(self) -> str:
+        """A one-line summary for logs."""
+        return (
+            f"equity {raw_to_decimal(self.equity_raw, 2)} {self.currency}, "
+            f"open positions {len(self._open)}, closed {len(self._closed)}"
+        )

@@ -1,0 +1,565 @@
+"""The risk engine: every trading command passes it on the way to execution.
+
+It sees each :class:`~tradeloop.model.commands.TradingCommand` after the execution engine
+registered it (bus priority 1000) and before anyone else. A command that passes goes to the
+execution engine's endpoint; a ``SubmitOrder`` that fails is answered by ``OrderDenied`` and a
+``ModifyOrder`` that fails by :class:`~tradeloop.risk.events.OrderModifyDenied`, each with a
+reason ``"<check>: <details>"`` whose check is the config field that failed. ``CancelOrder``
+and ``CancelAllOrders`` always pass.
+
+Checks of a ``SubmitOrder``, in order (the first failure denies):
+
+1. ``max_daily_loss`` / ``trading_state`` - the day's loss is compared with the limit first
+   (reaching it moves ACTIVE to REDUCING); then HALTED denies everything and REDUCING
+   everything that does not reduce the position. These apply even with ``bypass``.
+2. ``instrument`` - the instrument is known and quantity and prices are on its grids.
+3. ``max_order_quantity`` (per-instrument override, else the default).
+4. ``price_band_pct`` - limit and trigger prices within the band around the last price.
+5. ``max_order_notional``.
+6. ``max_position_quantity``, ``max_position_notional``, ``max_gross_exposure`` - skipped for
+   a position-reducing order.
+7. ``max_open_orders``, ``max_open_orders_per_instrument``.
+8. ``max_order_rate`` - last, because an approval is what the window counts.
+
+An order *reduces the position* when it is ``reduce_only`` (the venue will not let it grow a
+position) or when it is on the other side of the instrument's net position (all strategies)
+and no larger than it, so it cannot flip the position. Orders are valued at their limit
+price, else their trigger price (stop market), else the last price; an order that cannot be
+valued is denied by the first check that needs a value. A ``ModifyOrder`` is checked for the
+trading state, the instrument grids, ``max_order_quantity`` and the price band.
+
+All arithmetic is on integer raws; limits are compiled to raws once per config, and
+:meth:`RiskEngine.update_config` swaps the compiled limits in one assignment.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from decimal import ROUND_UP, Decimal
+from typing import Any
+
+from tradeloop.core.bus import MessageBus
+from tradeloop.core.clock import NANOS_PER_SECOND, Clock
+from tradeloop.core.errors import TradeloopError
+from tradeloop.core.ids import ClientOrderId, IdFactory, InstrumentId
+from tradeloop.execution.engine import EXECUTE_ENDPOINT, ExecutionEngine
+from tradeloop.model.commands import (
+    CancelAllOrders,
+    CancelOrder,
+    ModifyOrder,
+    OrderSpec,
+    SubmitOrder,
+    TradingCommand,
+)
+from tradeloop.model.enums import OrderSide, OrderStatus, OrderType
+from tradeloop.model.events import AccountStateChanged, OrderDenied, OrderSubmitted
+from tradeloop.model.instruments import Instrument
+from tradeloop.model.objects import FIXED_SCALAR, Price, currency_precision, raw_to_decimal
+from tradeloop.portfolio.portfolio import Portfolio
+from tradeloop.risk.config import RiskConfig
+from tradeloop.risk.events import OrderModifyDenied, TradingState, TradingStateChanged
+from tradeloop.risk.limits import RiskLimits
+
+__all__ = ["PRIORITY_RISK", "RiskEngine"]
+
+PRIORITY_RISK = 500
+"""Bus priority: after the execution engine and the portfolio, before strategies."""
+
+_DAY_NS = 86_400 * NANOS_PER_SECOND
+
+
+def _num(raw: int) -> str:
+    """A raw as a plain decimal without trailing zeros (``150``, ``0.5``)."""
+    return f"{raw_to_decimal(raw).normalize():f}"
+
+
+def _px(instrument: Instrument, raw: int) -> str:
+    """A price at the instrument's precision, or exact when it is off the grid (a quote mid)."""
+    shown = raw_to_decimal(raw, instrument.price_precision)
+    return str(shown) if shown == raw_to_decimal(raw) else _num(raw)
+
+
+def _product(instrument: Instrument, qty_raw: int, px_raw: int) -> str:
+    """How a value was computed: ``(101 x 100.00)`` or ``(2 x 5000.00 x 50)``."""
+    multiplier = f" x {instrument.multiplier}" if instrument.multiplier != 1 else ""
+    return f"({_num(qty_raw)} x {_px(instrument, px_raw)}{multiplier})"
+
+
+class RiskEngine:
+    """Pre-trade checks, trading state and order-rate throttle between strategies and execution.
+
+    Parameters
+    ----------
+    bus:
+        The message bus; the engine subscribes to ``TradingCommand`` at :data:`PRIORITY_RISK`.
+    clock:
+        Time source for the rate window, the trading day and event timestamps.
+    ids:
+        Mints the ids of the events the engine publishes.
+    portfolio:
+        Read for net positions, last prices, exposure, daily P&L and instruments.
+    execution:
+        Read for open orders; approved commands go to its endpoint.
+    config:
+        The limits; ``None`` means no limits.
+    """
+
+    def __init__(
+        self,
+        bus: MessageBus,
+        clock: Clock,
+        ids: IdFactory,
+        portfolio: Portfolio,
+        execution: ExecutionEngine,
+        config: RiskConfig | None = None,
+    ) -> None:
+        self._bus = bus
+        self._clock = clock
+        self._ids = ids
+        self._portfolio = portfolio
+        self._execution = execution
+        self._limits = RiskLimits(config if config is not None else RiskConfig())
+        self._state = TradingState.ACTIVE
+        self._state_reason = "initial state"
+        self._loss_day: int | None = None  # UTC day the daily loss limit moved us to REDUCING
+        self._approvals: deque[int] = deque()  # timestamps of approvals inside the rate window
+        # Orders denied here whose OrderDenied is still queued: the execution engine counts
+        # them as open until it applies the denial.
+        self._denials_in_flight: dict[ClientOrderId, InstrumentId] = {}
+        # Orders approved here whose OrderSubmitted is still queued (still INITIALIZED).
+        self._approvals_in_flight: set[ClientOrderId] = set()
+        self._denied: dict[str, int] = {}
+        self.approved = 0
+        """``SubmitOrder`` commands approved."""
+        self.forwarded = 0
+        """Commands of any kind sent on to execution."""
+        self._handlers: dict[type[TradingCommand], Callable[[Any], None]] = {
+            SubmitOrder: self._on_submit,
+            ModifyOrder: self._on_modify,
+            CancelOrder: self._forward,
+            CancelAllOrders: self._forward,
+        }
+        bus.subscribe(TradingCommand, self._on_command, priority=PRIORITY_RISK)
+        bus.subscribe(OrderDenied, self._on_denied, priority=PRIORITY_RISK)
+        bus.subscribe(OrderSubmitted, self._on_submitted, priority=PRIORITY_RISK)
+        bus.subscribe(AccountStateChanged, self._on_account, priority=PRIORITY_RISK)
+
+    # -- configuration and state ------------------------------------------------------------
+
+    @property
+    def config(self) -> RiskConfig:
+        return self._limits.config
+
+    def update_config(self, config: RiskConfig) -> RiskConfig:
+        """Replace the limits at once; returns the previous config.
+
+        The next command is checked against the new limits. The rate window's history and
+        the trading state carry over.
+        """
+        if not isinstance(config, RiskConfig):
+            raise TradeloopError(f"update_config needs a RiskConfig, got {type(config).__name__}")
+        previous = self._limits.config
+        self._limits = RiskLimits(config)  # one assignment: no command sees half a config
+        return previous
+
+    @property
+    def trading_state(self) -> TradingState:
+        return self._state
+
+    @property
+    def trading_state_reason(self) -> str:
+        return self._state_reason
+
+    def set_trading_state(self, state: TradingState, reason: str) -> bool:
+        """Move to ``state`` (an operator's decision) and publish ``TradingStateChanged``.
+
+        Returns whether the state changed. A state set here is never undone automatically,
+        not even a REDUCING the daily loss limit had set.
+        """
+        if not reason:
+            raise TradeloopError("a trading state change needs a reason")
+        state = TradingState(state)
+        self._loss_day = None
+        correlation_id = self._ids.new_id()
+        return self._change_state(state, reason, correlation_id, None)
+
+    def _change_state(
+        self, state: TradingState, reason: str, correlation_id: str, causation_id: str | None
+    ) -> bool:
+        previous = self._state
+        if state is previous:
+            return False
+        self._state = state
+        self._state_reason = reason
+        now = self._clock.timestamp_ns()
+        self._bus.publish(
+            TradingStateChanged(
+                id=self._ids.new_id(),
+                correlation_id=correlation_id,
+                causation_id=causation_id,
+                ts_event=now,
+                ts_init=now,
+                state=state,
+                previous=previous,
+                reason=reason,
+            )
+        )
+        return True
+
+    def _watch_daily_loss(self, limits: RiskLimits, correlation_id: str, causation_id: str) -> None:
+        """Trip to REDUCING at the daily loss limit; resume on a later day below it."""
+        limit = limits.daily_loss
+        state = self._state
+        if state is TradingState.ACTIVE:
+            if limit is None:
+                return
+            loss = -self._portfolio.daily_pnl_raw()
+            if loss >= limit:
+                self._loss_day = self._clock.timestamp_ns() // _DAY_NS
+                self._change_state(
+                    TradingState.REDUCING,
+                    f"max_daily_loss: daily loss {self._money(loss)} reached the limit {self._money(limit)}",
+                    correlation_id,
+                    causation_id,
+                )
+        elif state is TradingState.REDUCING and self._loss_day is not None:
+            today = self._clock.timestamp_ns() // _DAY_NS
+            if today > self._loss_day and (limit is None or -self._portfolio.daily_pnl_raw() < limit):
+                self._loss_day = None
+                self._change_state(
+                    TradingState.ACTIVE,
+                    "max_daily_loss: a new trading day began",
+                    correlation_id,
+                    causation_id,
+                )
+
+    # -- counters --------------------------------------------------------------------------
+
+    def denied_by_check(self) -> dict[str, int]:
+        """How many commands each check denied (``{"max_order_quantity": 2, ...}``)."""
+        return dict(self._denied)
+
+    @property
+    def denied(self) -> int:
+        """Commands denied by any check."""
+        return sum(self._denied.values())
+
+    # -- handlers --------------------------------------------------------------------------
+
+    def _on_command(self, command: TradingCommand) -> None:
+        handler = self._handlers.get(type(command))
+        if handler is None:
+            raise TradeloopError(f"the risk engine cannot check a {type(command).__name__}")
+        handler(command)
+
+    def _forward(self, command: TradingCommand) -> None:
+        self.forwarded += 1
+        self._bus.send(EXECUTE_ENDPOINT, command)
+
+    def _on_denied(self, event: OrderDenied) -> None:
+        self._denials_in_flight.pop(event.client_order_id, None)
+        self._approvals_in_flight.discard(event.client_order_id)  # unroutable after approval
+
+    def _on_submitted(self, event: OrderSubmitted) -> None:
+        self._approvals_in_flight.discard(event.client_order_id)
+
+    def _on_account(self, event: AccountStateChanged) -> None:
+        self._watch_daily_loss(self._limits, event.correlation_id, event.id)
+
+    def _on_submit(self, command: SubmitOrder) -> None:
+        spec = command.order
+        cid = spec.client_order_id
+        registered = self._execution.order(cid)
+        if (
+            registered is None
+            or registered.spec is not spec
+            or registered.status is not OrderStatus.INITIALIZED
+            or cid in self._approvals_in_flight
+            or cid in self._denials_in_flight
+        ):
+            # Not freshly registered: a duplicate client order id. Approving would send it
+            # twice; OrderDenied would hit the order that owns the id. Refuse loudly.
+            raise TradeloopError(
+                f"order {cid} was already registered or decided (duplicate client order id?); "
+                "it is neither approved nor denied"
+            )
+        limits = self._limits
+        self._watch_daily_loss(limits, command.correlation_id, command.id)
+        reason = self._check_submit(limits, spec)
+        if reason is not None:
+            self._count(reason)
+            self._denials_in_flight[cid] = spec.instrument_id
+            now = self._clock.timestamp_ns()
+            self._bus.publish(
+                OrderDenied(
+                    id=self._ids.new_id(),
+                    correlation_id=command.correlation_id,
+                    causation_id=command.id,
+                    ts_event=now,
+                    ts_init=now,
+                    strategy_id=command.strategy_id,
+                    instrument_id=command.instrument_id,
+                    client_order_id=spec.client_order_id,
+                    reason=reason,
+                )
+            )
+            return
+        if limits.order_rate is not None:
+            self._approvals.append(self._clock.timestamp_ns())
+        self.approved += 1
+        self._approvals_in_flight.add(cid)
+        self._forward(command)
+
+    def _on_modify(self, command: ModifyOrder) -> None:
+        limits = self._limits
+        self._watch_daily_loss(limits, command.correlation_id, command.id)
+        reason = self._check_modify(limits, command)
+        if reason is None:
+            self._forward(command)
+            return
+        self._count(reason)
+        now = self._clock.timestamp_ns()
+        self._bus.publish(
+            OrderModifyDenied(
+                id=self._ids.new_id(),
+                correlation_id=command.correlation_id,
+                causation_id=command.id,
+                ts_event=now,
+                ts_init=now,
+                strategy_id=command.strategy_id,
+                instrument_id=command.instrument_id,
+                client_order_id=command.client_order_id,
+                reason=reason,
+            )
+        )
+
+    def _count(self, reason: str) -> None:
+        check = reason.partition(":")[0]
+        self._denied[check] = self._denied.get(check, 0) + 1
+
+    # -- checks ----------------------------------------------------------------------------
+
+    def _is_reducing(self, iid: InstrumentId, side: OrderSide, qty_raw: int, reduce_only: bool) -> bool:
+        if reduce_only:
+            return True
+        net = self._portfolio.net_position_raw(iid)
+        return net != 0 and (net > 0) != (side is OrderSide.BUY) and qty_raw <= abs(net)
+
+    def _state_problem(
+        self, iid: InstrumentId, side: OrderSide, qty_raw: int, reduce_only: bool
+    ) -> str | None:
+        state = self._state
+        if state is TradingState.ACTIVE:
+            return None
+        if state is TradingState.HALTED:
+            return f"trading_state: HALTED ({self._state_reason}); only cancels pass"
+        if self._is_reducing(iid, side, qty_raw, reduce_only):
+            return None
+        check = "max_daily_loss" if self._loss_day is not None else "trading_state"
+        net = self._portfolio.net_position_raw(iid)
+        return (
+            f"{check}: trading state REDUCING ({self._state_reason}); {side.value} {_num(qty_raw)} "
+            f"would not reduce the net position {_num(net)} on {iid}"
+        )
+
+    def _instrument(self, iid: InstrumentId) -> Instrument | str:
+        try:
+            return self._portfolio.instrument(iid)
+        except TradeloopError:
+            return f"instrument: unknown instrument {iid}"
+
+    @staticmethod
+    def _grid_problem(instrument: Instrument, spec: OrderSpec | ModifyOrder) -> str | None:
+        if spec.quantity is not None:
+            problem = instrument.quantity_problem(spec.quantity)
+            if problem is not None:
+                return f"instrument: {instrument.id} {problem}"
+        for price in (spec.price, spec.trigger_price):
+            if price is not None:
+                problem = instrument.price_problem(price)
+                if problem is not None:
+                    return f"instrument: {instrument.id} {problem}"
+        return None
+
+    def _check_submit(self, limits: RiskLimits, spec: OrderSpec) -> str | None:
+        iid = spec.instrument_id
+        qty = spec.quantity.raw
+        problem = self._state_problem(iid, spec.side, qty, spec.reduce_only)
+        if problem is not None or limits.bypass:
+            return problem
+        instrument = self._instrument(iid)
+        if isinstance(instrument, str):
+            return instrument
+        problem = self._grid_problem(instrument, spec)
+        if problem is not None:
+            return problem
+        max_qty = limits.order_qty_by.get(iid, limits.order_qty)
+        if max_qty is not None and qty > max_qty:
+            return f"max_order_quantity: {_num(qty)} > {_num(max_qty)} on {iid}"
+        last = self._portfolio.last_price_raw(iid)
+        if limits.band_pct is not None:
+            problem = self._band_problem(limits.band_pct, instrument, last, spec.price, spec.trigger_price)
+            if problem is not None:
+                return problem
+        px = self._valuation_price(spec, last)
+        if px is None and limits.needs_value:
+            check = (
+                "max_order_notional"
+                if limits.order_notional is not None
+                else "max_position_notional"
+                if limits.position_notional is not None
+                else "max_gross_exposure"
+            )
+            return f"{check}: no last price on {iid} to value a {spec.order_type.value} order"
+        if px is not None and limits.order_notional is not None:
+            notional = instrument.notional_raw(px, qty)
+            if notional > limits.order_notional:
+                return (
+                    f"max_order_notional: {self._money(notional)} {_product(instrument, qty, px)} "
+                    f"> {self._money(limits.order_notional)} on {iid}"
+                )
+        net = self._portfolio.net_position_raw(iid)
+        after = abs(net + (qty if spec.side is OrderSide.BUY else -qty))
+        if not self._is_reducing(iid, spec.side, qty, spec.reduce_only):
+            problem = self._exposure_problem(limits, instrument, spec.side, qty, net, after, px)
+            if problem is not None:
+                return problem
+        return self._flow_problem(limits, iid)
+
+    def _exposure_problem(
+        self,
+        limits: RiskLimits,
+        instrument: Instrument,
+        side: OrderSide,
+        qty: int,
+        net: int,
+        after: int,
+        px: int | None,
+    ) -> str | None:
+        iid = instrument.id
+        max_pos = limits.position_qty_by.get(iid, limits.position_qty)
+        if max_pos is not None and after > max_pos:
+            return (
+                f"max_position_quantity: net position would be {_num(after)} (now {_num(net)}, "
+                f"{side.value} {_num(qty)}) > {_num(max_pos)} on {iid}"
+            )
+        if px is None:
+            return None  # no value-based limit is on (checked by the caller)
+        value_after = instrument.notional_raw(px, after)
+        if limits.position_notional is not None and value_after > limits.position_notional:
+            return (
+                f"max_position_notional: position would be worth {self._money(value_after)} "
+                f"{_product(instrument, after, px)} "
+                f"> {self._money(limits.position_notional)} on {iid}"
+            )
+        if limits.gross_exposure is not None:
+            portfolio = self._portfolio
+            gross = portfolio.gross_exposure_raw() - portfolio.exposure_raw(iid) + value_after
+            if gross > limits.gross_exposure:
+                return (
+                    f"max_gross_exposure: gross exposure would be {self._money(gross)} "
+                    f"(now {self._money(portfolio.gross_exposure_raw())}) "
+                    f"> {self._money(limits.gross_exposure)}"
+                )
+        return None
+
+    def _flow_problem(self, limits: RiskLimits, iid: InstrumentId) -> str | None:
+        """Open-order counts and the rate window (the order itself counts as open)."""
+        if limits.open_orders is not None:
+            count = self._execution.open_order_count() - len(self._denials_in_flight)
+            if count > limits.open_orders:
+                return f"max_open_orders: {count} open orders with this one > {limits.open_orders}"
+        if limits.open_orders_per_instrument is not None:
+            in_flight = sum(1 for denied_iid in self._denials_in_flight.values() if denied_iid == iid)
+            count = self._execution.open_order_count(iid) - in_flight
+            if count > limits.open_orders_per_instrument:
+                return (
+                    f"max_open_orders_per_instrument: {count} open orders on {iid} with this one "
+                    f"> {limits.open_orders_per_instrument}"
+                )
+        if limits.order_rate is not None:
+            now = self._clock.timestamp_ns()
+            window = limits.rate_window_ns
+            approvals = self._approvals
+            cutoff = now - window
+            while approvals and approvals[0] <= cutoff:
+                approvals.popleft()
+            if len(approvals) >= limits.order_rate:
+                return (
+                    f"max_order_rate: {len(approvals)} orders approved in the last "
+                    f"{limits.config.rate_interval_seconds} s reach the limit of {limits.order_rate}"
+                )
+        return None
+
+    def _check_modify(self, limits: RiskLimits, command: ModifyOrder) -> str | None:
+        iid = command.instrument_id
+        state = self._state
+        if state is TradingState.HALTED:
+            return f"trading_state: HALTED ({self._state_reason}); only cancels pass"
+        if state is TradingState.REDUCING and command.quantity is not None:
+            order = self._execution.order(command.client_order_id)
+            grows = order is None or command.quantity.raw > order.quantity.raw
+            if grows and (
+                order is None
+                or not self._is_reducing(iid, order.side, command.quantity.raw, order.spec.reduce_only)
+            ):
+                check = "max_daily_loss" if self._loss_day is not None else "trading_state"
+                return (
+                    f"{check}: trading state REDUCING ({self._state_reason}); raising the quantity of "
+                    f"{command.client_order_id} to {_num(command.quantity.raw)} would not reduce the "
+                    f"position on {iid}"
+                )
+        if limits.bypass:
+            return None
+        instrument = self._instrument(iid)
+        if isinstance(instrument, str):
+            return instrument
+        problem = self._grid_problem(instrument, command)
+        if problem is not None:
+            return problem
+        max_qty = limits.order_qty_by.get(iid, limits.order_qty)
+        if max_qty is not None and command.quantity is not None and command.quantity.raw > max_qty:
+            return f"max_order_quantity: {_num(command.quantity.raw)} > {_num(max_qty)} on {iid}"
+        if limits.band_pct is not None and (command.price is not None or command.trigger_price is not None):
+            last = self._portfolio.last_price_raw(iid)
+            return self._band_problem(limits.band_pct, instrument, last, command.price, command.trigger_price)
+        return None
+
+    @staticmethod
+    def _band_problem(
+        band_pct: int, instrument: Instrument, last: int | None, price: Price | None, trigger: Price | None
+    ) -> str | None:
+        iid = instrument.id
+        if last is None:
+            return f"price_band_pct: no last price on {iid} to check the band against"
+        reference = abs(last)
+        for name, candidate in (("price", price), ("trigger price", trigger)):
+            if candidate is None:
+                continue
+            distance = abs(candidate.raw - last)
+            # |p - last| / |last| x 100 <= pct, in integers (band_pct is the pct x 10**9).
+            if distance * 100 * FIXED_SCALAR > reference * band_pct:
+                # Shown rounded up, so a breach never reads as inside the band.
+                off = (
+                    f"{(Decimal(distance) * 100 / reference).quantize(Decimal('0.01'), ROUND_UP)}% "
+                    if reference
+                    else ""
+                )
+                return (
+                    f"price_band_pct: {name} {candidate} is {off}away from the last price "
+                    f"{_px(instrument, last)} on {iid}, outside the band of {_num(band_pct)}%"
+                )
+        return None
+
+    @staticmethod
+    def _valuation_price(spec: OrderSpec, last: int | None) -> int | None:
+        if spec.price is not None:
+            return abs(spec.price.raw)
+        if spec.trigger_price is not None and (spec.order_type is OrderType.STOP_MARKET or last is None):
+            return abs(spec.trigger_price.raw)
+        return None if last is None else abs(last)
+
+    def _money(self, raw: int) -> str:
+        currency = self._portfolio.currency
+        return f"{raw_to_decimal(raw, currency_precision(currency))} {currency}"

@@ -1,0 +1,259 @@
+"""From a :class:`~tradeloop.runtime.config.BacktestConfig` to a finished, reported run."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from pydantic import BaseModel, ValidationError
+
+from tradeloop.analysis.records import RunInfo
+from tradeloop.analysis.report import ReportPaths, write_report
+from tradeloop.config.loader import format_validation_error
+from tradeloop.core.clock import NANOS_PER_MILLI, NANOS_PER_SECOND
+from tradeloop.core.errors import ConfigError, TradeloopError
+from tradeloop.core.message import Data
+from tradeloop.data.loaders import load_bars, load_quote_ticks, load_trade_ticks
+from tradeloop.data.sample import load_sample_trades, sample_instrument
+from tradeloop.data.synthetic import generate_bars
+from tradeloop.model.data import BarSpec
+from tradeloop.model.instruments import (
+    BinaryEventContract,
+    CryptoSpot,
+    Equity,
+    FuturesContract,
+    FxPair,
+    Instrument,
+)
+from tradeloop.model.objects import Money
+from tradeloop.runtime.backtest import BacktestEngine, BacktestResult, ProgressCallback
+from tradeloop.runtime.config import BacktestConfig, DataConfig, InstrumentConfig, StrategyEntry, VenueSettings
+from tradeloop.strategy.config import StrategyConfig
+from tradeloop.strategy.strategy import Strategy
+from tradeloop.venues.simulated import FillModel, LatencyModel, SimulatedVenueConfig
+
+__all__ = ["SAMPLE_CONFIG", "RunOutcome", "build_engine", "load_strategy", "run_backtest"]
+
+SAMPLE_CONFIG = """\
+# tradeloop sample backtest: E-mini S&P 500 futures trades (2013-09-01..03, shipped with the
+# package), aggregated to one-minute bars, traded by a moving-average crossover.
+run:
+  name: es-crossover
+  seed: 42
+  output_dir: output
+data:
+  source: sample            # sample | csv | parquet | synthetic
+venue:
+  starting_balance: 1000000
+  currency: USD
+  account_type: MARGIN
+  leverage: 10
+  latency_ms: 1
+strategies:
+  - class: tradeloop.strategy.samples:MovingAverageCrossover
+    config:
+      instrument_id: ES.CME
+      bar_spec: 1-MINUTE
+      fast: 10
+      slow: 30
+      quantity: 2
+risk:
+  max_position_quantity: 10
+  max_order_rate: 10
+  rate_interval_seconds: 1
+  max_daily_loss: 50000
+log:
+  enabled: true
+report:
+  enabled: true
+  equity_sample_seconds: 60
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    result: BacktestResult
+    report: ReportPaths | None
+    output_dir: Path
+
+
+def make_instrument(cfg: InstrumentConfig) -> Instrument:
+    """Build an instrument from its config (unset tick/lot take the type's defaults)."""
+    extra: dict[str, Any] = {}
+    if cfg.tick is not None:
+        extra["tick"] = str(cfg.tick)
+    fees = {"maker_fee": str(cfg.maker_fee), "taker_fee": str(cfg.taker_fee)}
+    try:
+        if cfg.type == "equity":
+            return Equity(cfg.id, currency=cfg.currency, lot=str(cfg.lot or 1), **extra, **fees)
+        if cfg.type == "crypto_spot":
+            lot = {"lot": str(cfg.lot)} if cfg.lot is not None else {}
+            return CryptoSpot(cfg.id, quote_currency=cfg.currency, **extra, **lot, **fees)
+        if cfg.type == "fx":
+            lot = {"lot": str(cfg.lot)} if cfg.lot is not None else {}
+            return FxPair(cfg.id, quote_currency=cfg.currency, **extra, **lot, **fees)
+        if cfg.type == "future":
+            return FuturesContract(cfg.id, currency=cfg.currency, multiplier=cfg.multiplier, **extra, **fees)
+        return BinaryEventContract(cfg.id, currency=cfg.currency, **fees)
+    except TradeloopError as exc:
+        raise ConfigError(f"data.instrument: {exc}") from None
+
+
+def _parse_start(text: str) -> int:
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(f"data.synthetic.start: not an ISO-8601 time: {text!r}") from None
+    if dt.tzinfo is None:
+        raise ConfigError(f"data.synthetic.start: give a time zone (e.g. 'Z'): {text!r}")
+    return int(dt.timestamp()) * NANOS_PER_SECOND + dt.microsecond * 1000
+
+
+def load_data(cfg: DataConfig) -> tuple[Instrument, list[Data]]:
+    """The instrument and market data the config names."""
+    if cfg.source == "sample":
+        return sample_instrument(), list(load_sample_trades())
+    assert cfg.instrument is not None  # the config validator guarantees it
+    instrument = make_instrument(cfg.instrument)
+    spec = BarSpec.parse(cfg.bar_spec)
+    if cfg.source == "synthetic":
+        s = cfg.synthetic
+        bars = generate_bars(
+            instrument,
+            s.count,
+            start_ns=_parse_start(s.start),
+            spec=spec,
+            seed=s.seed,
+            start_price=s.start_price,
+            volatility=s.volatility,
+            drift=s.drift,
+        )
+        return instrument, list(bars)
+    assert cfg.path is not None
+    epoch = None if cfg.timestamp_unit == "iso" else cfg.timestamp_unit
+    fmt = "csv" if cfg.source == "csv" else "parquet"
+    if cfg.kind == "trades":
+        loaded: Any = load_trade_ticks(
+            cfg.path, instrument, file_format=fmt, epoch_unit=epoch, on_error=cfg.on_error
+        )
+    elif cfg.kind == "quotes":
+        loaded = load_quote_ticks(cfg.path, instrument, file_format=fmt, epoch_unit=epoch, on_error=cfg.on_error)
+    else:
+        loaded = load_bars(cfg.path, instrument, spec, file_format=fmt, epoch_unit=epoch, on_error=cfg.on_error)
+    return instrument, list(loaded.data)
+
+
+def load_strategy(entry: StrategyEntry) -> Strategy:
+    """Import ``package.module:ClassName`` and build it with its validated config."""
+    path = entry.class_path
+    module_name, sep, class_name = path.partition(":")
+    if not sep:
+        module_name, _, class_name = path.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"strategies: cannot import {module_name!r}: {exc}") from None
+    cls = getattr(module, class_name, None)
+    if not (inspect.isclass(cls) and issubclass(cls, Strategy)):
+        raise ConfigError(f"strategies: {path!r} is not a Strategy subclass")
+    hints = get_type_hints(cls.__init__)
+    config_cls = hints.get("config", StrategyConfig)
+    if isinstance(config_cls, type) and issubclass(config_cls, BaseModel):
+        try:
+            config = config_cls.model_validate(entry.config)
+        except ValidationError as exc:
+            raise ConfigError(format_validation_error(exc, f"strategies ({class_name}).config")) from None
+        return cls(config)
+    raise ConfigError(f"strategies: {path!r} must take a pydantic config (a StrategyConfig subclass)")
+
+
+def venue_config(settings: VenueSettings) -> SimulatedVenueConfig:
+    latency = int(settings.latency_ms * NANOS_PER_MILLI)
+    jitter = int(settings.latency_jitter_ms * NANOS_PER_MILLI)
+    try:
+        return SimulatedVenueConfig(
+            starting_balances=Money.from_decimal(settings.starting_balance, settings.currency),
+            account_type=settings.account_type,
+            leverage=max(settings.leverage, Decimal(1)),
+            fill_model=FillModel(
+                max_volume_participation=settings.max_volume_participation,
+                slippage_ticks=settings.slippage_ticks,
+            ),
+            latency_model=LatencyModel(base_ns=latency, jitter_ns=jitter, seed=settings.seed),
+        )
+    except TradeloopError as exc:
+        raise ConfigError(f"venue: {exc}") from None
+
+
+def build_engine(cfg: BacktestConfig, *, event_log: Path | None) -> BacktestEngine:
+    """An engine with the config's venue, instrument, data and strategies added."""
+    instrument, data = load_data(cfg.data)
+    if not data:
+        raise ConfigError("data: the source holds no market data")
+    engine = BacktestEngine(
+        seed=cfg.run.seed,
+        risk=cfg.risk,
+        event_log=event_log,
+        event_log_batch=cfg.log.batch_size,
+        equity_sample_ns=cfg.report.equity_sample_seconds * NANOS_PER_SECOND,
+        run_id=cfg.run.name,
+    )
+    engine.add_instrument(instrument)
+    engine.add_venue(instrument.venue, venue_config(cfg.venue))
+    engine.add_data(data)
+    for entry in cfg.strategies:
+        engine.add_strategy(load_strategy(entry))
+    return engine
+
+
+def run_backtest(
+    cfg: BacktestConfig, *, output_dir: Path | None = None, progress: ProgressCallback | None = None
+) -> RunOutcome:
+    """Run the configured backtest; write the event log and the report into the output folder."""
+    started = time.perf_counter()
+    folder = output_dir if output_dir is not None else cfg.run.output_dir / cfg.run.name
+    folder.mkdir(parents=True, exist_ok=True)
+    log_path = folder / "events.sqlite" if cfg.log.enabled else None
+    if log_path is not None:
+        for stale in (log_path, log_path.with_name(log_path.name + "-wal"), log_path.with_name(log_path.name + "-shm")):
+            stale.unlink(missing_ok=True)
+    engine = build_engine(cfg, event_log=log_path)
+    result = engine.run(progress=progress)
+    report = None
+    if cfg.report.enabled:
+        info = RunInfo(
+            run_id=result.run_id,
+            strategy=", ".join(result.strategies),
+            instruments=result.instruments,
+            start_ns=result.start_ns,
+            end_ns=result.end_ns,
+            starting_balance=result.starting_balance.as_decimal(),
+            currency=result.starting_balance.currency,
+            config_summary=_summary(cfg),
+            event_log_hash=result.event_log_hash,
+            messages=result.messages,
+            wall_seconds=round(time.perf_counter() - started, 3),
+        )
+        report = write_report(folder, info, result.statistics, result.equity, result.trades)
+    return RunOutcome(result=result, report=report, output_dir=folder)
+
+
+def _summary(cfg: BacktestConfig) -> dict[str, str]:
+    out = {
+        "data.source": cfg.data.source,
+        "venue.account_type": cfg.venue.account_type,
+        "venue.starting_balance": f"{cfg.venue.starting_balance} {cfg.venue.currency}",
+        "venue.latency_ms": str(cfg.venue.latency_ms),
+        "run.seed": str(cfg.run.seed),
+    }
+    for i, entry in enumerate(cfg.strategies):
+        out[f"strategies.{i}"] = entry.class_path
+        for key, value in sorted(entry.config.items()):
+            out[f"strategies.{i}.config.{key}"] = str(value)
+    return out

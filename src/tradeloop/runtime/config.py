@@ -1,0 +1,159 @@
+"""The backtest node's configuration: one frozen pydantic model composed of component configs.
+
+Load it with :func:`tradeloop.config.load_config` (YAML, ``TRADELOOP_`` environment variables,
+``--set`` overrides). ``tradeloop schema`` prints its JSON schema for editors.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from tradeloop.core.ids import instrument_id
+from tradeloop.model.data import BarSpec
+from tradeloop.model.objects import CURRENCY_PRECISION
+from tradeloop.risk.config import RiskConfig
+
+__all__ = [
+    "BacktestConfig",
+    "DataConfig",
+    "InstrumentConfig",
+    "LogConfig",
+    "ReportConfig",
+    "RunConfig",
+    "StrategyEntry",
+    "SyntheticConfig",
+    "VenueSettings",
+]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class InstrumentConfig(_Frozen):
+    """An instrument for file or synthetic data (the sample data brings its own)."""
+
+    id: str
+    type: Literal["equity", "crypto_spot", "fx", "future", "event_contract"] = "equity"
+    currency: str = "USD"
+    tick: Decimal | None = None
+    lot: Decimal | None = None
+    multiplier: int = Field(1, ge=1)
+    maker_fee: Decimal = Decimal(0)
+    taker_fee: Decimal = Decimal(0)
+
+    @field_validator("id")
+    @classmethod
+    def _valid_id(cls, value: str) -> str:
+        return instrument_id(value)
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, value: str) -> str:
+        if value not in CURRENCY_PRECISION:
+            raise ValueError(f"unknown currency {value!r}; known: {', '.join(sorted(CURRENCY_PRECISION))}")
+        return value
+
+
+class SyntheticConfig(_Frozen):
+    """A seeded random walk of bars."""
+
+    count: int = Field(100_000, ge=1)
+    seed: int = 1
+    start_price: Decimal = Field(Decimal(100), gt=0)
+    volatility: float = Field(0.001, gt=0, lt=1)
+    drift: float = 0.0
+    start: str = "2024-01-02T00:00:00Z"
+
+
+class DataConfig(_Frozen):
+    """Where the market data comes from."""
+
+    source: Literal["sample", "csv", "parquet", "synthetic"] = "sample"
+    kind: Literal["trades", "quotes", "bars"] = "trades"
+    path: Path | None = None
+    instrument: InstrumentConfig | None = None
+    bar_spec: str = "1-MINUTE"
+    on_error: Literal["raise", "skip"] = "raise"
+    timestamp_unit: Literal["iso", "s", "ms", "us", "ns"] = "iso"
+    synthetic: SyntheticConfig = SyntheticConfig()
+
+    @field_validator("bar_spec")
+    @classmethod
+    def _valid_spec(cls, value: str) -> str:
+        BarSpec.parse(value)
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DataConfig:
+        if self.source in ("csv", "parquet"):
+            if self.path is None:
+                raise ValueError(f"data.path is required for source '{self.source}'")
+            if self.instrument is None:
+                raise ValueError(f"data.instrument is required for source '{self.source}'")
+        if self.source == "synthetic" and self.instrument is None:
+            raise ValueError("data.instrument is required for source 'synthetic'")
+        return self
+
+
+class VenueSettings(_Frozen):
+    """The simulated venue (paper and backtest)."""
+
+    starting_balance: Decimal = Field(Decimal(1_000_000), gt=0)
+    currency: str = "USD"
+    account_type: Literal["CASH", "MARGIN"] = "MARGIN"
+    leverage: Decimal = Field(Decimal(1), gt=0)
+    latency_ms: Decimal = Field(Decimal(0), ge=0)
+    latency_jitter_ms: Decimal = Field(Decimal(0), ge=0)
+    max_volume_participation: Decimal | None = Field(None, gt=0, le=1)
+    slippage_ticks: int = Field(0, ge=0)
+    seed: int = 0
+
+
+class StrategyEntry(_Frozen):
+    """A strategy class (``package.module:ClassName``) and its settings."""
+
+    class_path: str = Field(alias="class")
+    config: dict[str, Any] = Field(default_factory=dict)
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    @field_validator("class_path")
+    @classmethod
+    def _shape(cls, value: str) -> str:
+        module, sep, name = value.replace(":", ".").rpartition(".")
+        if not module or not name:
+            raise ValueError(f"expected 'package.module:ClassName', got {value!r}")
+        return value
+
+
+class LogConfig(_Frozen):
+    enabled: bool = True
+    batch_size: int = Field(20_000, ge=1)
+
+
+class ReportConfig(_Frozen):
+    enabled: bool = True
+    equity_sample_seconds: int = Field(60, ge=0)
+
+
+class RunConfig(_Frozen):
+    name: str = "backtest"
+    seed: int = 0
+    output_dir: Path = Path("output")
+
+
+class BacktestConfig(_Frozen):
+    """Everything a backtest needs."""
+
+    run: RunConfig = RunConfig()
+    data: DataConfig = DataConfig()
+    venue: VenueSettings = VenueSettings()
+    strategies: list[StrategyEntry] = Field(min_length=1)
+    risk: RiskConfig = RiskConfig()
+    log: LogConfig = LogConfig()
+    report: ReportConfig = ReportConfig()

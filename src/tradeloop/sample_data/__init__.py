@@ -1,0 +1,1 @@
+"""Data files shipped with tradeloop; read them through :mod:`tradeloop.data.sample`."""

@@ -1,0 +1,350 @@
+"""The strategy base class.
+
+A strategy reads state (portfolio, orders, latest prices) and emits commands; it never calls a
+venue or the risk engine. Handlers run only while the strategy is RUNNING. For an event the
+strategy is told, in order, by its specific handler (``on_order_filled``), its family handler
+(``on_order_event`` / ``on_position_event``) and the generic ``on_event``; only the handlers a
+subclass overrides are called, through a table built once at registration (no ``isinstance``
+chains per event). A handler that raises is isolated by the bus: counted, logged with the
+correlation id and published as ``HandlerFailed``; the engine keeps running.
+
+Correlation: everything a strategy submits while handling one message shares one correlation
+id - the event's own when reacting to an event, a fresh one per market-data cycle.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from tradeloop.core.bus import MessageBus
+from tradeloop.core.clock import Clock, TimeEvent
+from tradeloop.core.component import Component, ComponentState
+from tradeloop.core.errors import TradeloopError
+from tradeloop.core.ids import ClientOrderId, IdFactory, InstrumentId, StrategyId
+from tradeloop.core.message import Event
+from tradeloop.execution.engine import ExecutionEngine
+from tradeloop.execution.factory import OrderFactory
+from tradeloop.model.commands import CancelAllOrders, CancelOrder, ModifyOrder, OrderSpec, SubmitOrder
+from tradeloop.model.data import Bar, BarSpec, QuoteTick, TradeTick
+from tradeloop.model.enums import OrderSide
+from tradeloop.model.events import (
+    OrderEvent,
+    PositionEvent,
+    RegimeChanged,
+)
+from tradeloop.model.instruments import Instrument
+from tradeloop.model.objects import Price, Quantity
+from tradeloop.model.orders import Order
+from tradeloop.model.position import Position
+from tradeloop.portfolio.portfolio import Portfolio
+from tradeloop.strategy.config import StrategyConfig
+
+__all__ = ["DataSubscriber", "Strategy", "StrategyContext"]
+
+_RUNNING = ComponentState.RUNNING
+
+
+class DataSubscriber(Protocol):
+    """What the runtime offers strategies to ask for market data."""
+
+    def subscribe_bars(self, instrument_id: InstrumentId, spec: BarSpec) -> None: ...
+
+    def subscribe_trade_ticks(self, instrument_id: InstrumentId) -> None: ...
+
+    def subscribe_quote_ticks(self, instrument_id: InstrumentId) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyContext:
+    """What the runtime hands a strategy when it registers it."""
+
+    bus: MessageBus
+    clock: Clock
+    ids: IdFactory
+    portfolio: Portfolio
+    execution: ExecutionEngine
+    instruments: dict[InstrumentId, Instrument]
+    data: DataSubscriber
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+class Strategy(Component):
+    """Base class of trading strategies. Override ``on_start`` to subscribe, then handlers."""
+
+    def __init__(self, config: StrategyConfig | None = None) -> None:
+        self.config = config or StrategyConfig()
+        self.id = StrategyId(self.config.strategy_id or f"{type(self).__name__}-001")
+        super().__init__(self.id)
+        self.log = logging.getLogger(f"tradeloop.strategy.{self.id}")
+        self._ctx: StrategyContext | None = None
+        self._bar_subs: dict[InstrumentId, tuple[BarSpec, ...]] = {}
+        self._trade_subs: set[InstrumentId] = set()
+        self._quote_subs: set[InstrumentId] = set()
+        self._correlation: str | None = None
+        self._causation: str | None = None
+        self._event_table: dict[type, tuple[Callable[[Any], None], ...]] = {}
+        self.errors = 0
+
+    # -- wiring ----------------------------------------------------------------------------
+
+    def register(self, context: StrategyContext) -> None:
+        """Called once by the runtime before start."""
+        if self._ctx is not None:
+            raise TradeloopError(f"strategy {self.id} is already registered")
+        self._ctx = context
+        self.order_factory: OrderFactory = context.execution.order_factory(self.id)
+        bus = context.bus
+        bus.subscribe(OrderEvent, self._handle_event)
+        bus.subscribe(PositionEvent, self._handle_event)
+        bus.subscribe(RegimeChanged, self._handle_event)
+
+    @property
+    def context(self) -> StrategyContext:
+        if self._ctx is None:
+            raise TradeloopError(f"strategy {self.id} is not registered with an engine")
+        return self._ctx
+
+    @property
+    def clock(self) -> Clock:
+        return self.context.clock
+
+    @property
+    def portfolio(self) -> Portfolio:
+        return self.context.portfolio
+
+    def instrument(self, instrument_id: InstrumentId | str) -> Instrument:
+        try:
+            return self.context.instruments[InstrumentId(instrument_id)]
+        except KeyError:
+            raise TradeloopError(f"{self.id}: unknown instrument {instrument_id}") from None
+
+    # -- subscriptions ---------------------------------------------------------------------
+
+    def subscribe_bars(self, instrument_id: InstrumentId | str, spec: BarSpec | str = "1-MINUTE") -> None:
+        iid = InstrumentId(instrument_id)
+        bar_spec = BarSpec.parse(spec) if isinstance(spec, str) else spec
+        specs = self._bar_subs.get(iid, ())
+        if bar_spec not in specs:
+            self._bar_subs[iid] = (*specs, bar_spec)
+        self.context.bus.subscribe(Bar, self._handle_bar)
+        self.context.data.subscribe_bars(iid, bar_spec)
+
+    def subscribe_trade_ticks(self, instrument_id: InstrumentId | str) -> None:
+        iid = InstrumentId(instrument_id)
+        self._trade_subs.add(iid)
+        self.context.bus.subscribe(TradeTick, self._handle_trade_tick)
+        self.context.data.subscribe_trade_ticks(iid)
+
+    def subscribe_quote_ticks(self, instrument_id: InstrumentId | str) -> None:
+        iid = InstrumentId(instrument_id)
+        self._quote_subs.add(iid)
+        self.context.bus.subscribe(QuoteTick, self._handle_quote_tick)
+        self.context.data.subscribe_quote_ticks(iid)
+
+    # -- dispatch (hot path) ---------------------------------------------------------------
+
+    def _handle_bar(self, bar: Bar) -> None:
+        specs = self._bar_subs.get(bar.instrument_id)
+        if specs is not None and self._state is _RUNNING and bar.spec in specs:
+            self._correlation = None
+            self.on_bar(bar)
+
+    def _handle_trade_tick(self, tick: TradeTick) -> None:
+        if self._state is _RUNNING and tick.instrument_id in self._trade_subs:
+            self._correlation = None
+            self.on_trade_tick(tick)
+
+    def _handle_quote_tick(self, tick: QuoteTick) -> None:
+        if self._state is _RUNNING and tick.instrument_id in self._quote_subs:
+            self._correlation = None
+            self.on_quote_tick(tick)
+
+    def _handle_event(self, event: Event) -> None:
+        if self._state is not _RUNNING or getattr(event, "strategy_id", self.id) != self.id:
+            return
+        handlers = self._event_table.get(type(event))
+        if handlers is None:
+            handlers = self._event_table[type(event)] = self._resolve_handlers(type(event))
+        self._correlation = event.correlation_id
+        self._causation = event.id
+        try:
+            for handler in handlers:
+                handler(event)
+        finally:
+            self._correlation = None
+            self._causation = None
+
+    def _resolve_handlers(self, event_type: type) -> tuple[Callable[[Any], None], ...]:
+        chain: list[str] = [f"on_{_snake(event_type.__name__)}"]
+        if issubclass(event_type, OrderEvent):
+            chain.append("on_order_event")
+        elif issubclass(event_type, PositionEvent):
+            chain.append("on_position_event")
+        chain.append("on_event")
+        found: list[Callable[[Any], None]] = []
+        for name in chain:
+            base = getattr(Strategy, name, None)
+            mine = getattr(type(self), name, None)
+            if mine is not None and mine is not base:
+                found.append(getattr(self, name))
+        return tuple(found)
+
+    # -- commands --------------------------------------------------------------------------
+
+    def _command_ids(self) -> tuple[str, str, str | None, int]:
+        ids = self.context.ids
+        if self._correlation is None:
+            self._correlation = ids.new_id()
+        return ids.new_id(), self._correlation, self._causation, self.context.clock.timestamp_ns()
+
+    def submit_order(self, order: OrderSpec) -> None:
+        """Send an order through the risk engine to its venue."""
+        if order.strategy_id != self.id:
+            raise TradeloopError(f"{self.id} cannot submit an order of strategy {order.strategy_id}")
+        cid, corr, cause, now = self._command_ids()
+        self.context.bus.publish(
+            SubmitOrder(
+                id=cid,
+                correlation_id=corr,
+                causation_id=cause,
+                ts_event=now,
+                ts_init=now,
+                strategy_id=self.id,
+                instrument_id=order.instrument_id,
+                order=order,
+            )
+        )
+
+    def cancel_order(self, order: Order | ClientOrderId) -> None:
+        target = self._own_order(order)
+        cid, corr, cause, now = self._command_ids()
+        self.context.bus.publish(
+            CancelOrder(
+                id=cid,
+                correlation_id=corr,
+                causation_id=cause,
+                ts_event=now,
+                ts_init=now,
+                strategy_id=self.id,
+                instrument_id=target.instrument_id,
+                client_order_id=target.client_order_id,
+            )
+        )
+
+    def modify_order(
+        self,
+        order: Order | ClientOrderId,
+        *,
+        quantity: Quantity | None = None,
+        price: Price | None = None,
+        trigger_price: Price | None = None,
+    ) -> None:
+        target = self._own_order(order)
+        cid, corr, cause, now = self._command_ids()
+        self.context.bus.publish(
+            ModifyOrder(
+                id=cid,
+                correlation_id=corr,
+                causation_id=cause,
+                ts_event=now,
+                ts_init=now,
+                strategy_id=self.id,
+                instrument_id=target.instrument_id,
+                client_order_id=target.client_order_id,
+                quantity=quantity,
+                price=price,
+                trigger_price=trigger_price,
+            )
+        )
+
+    def cancel_all_orders(self, instrument_id: InstrumentId | str) -> None:
+        cid, corr, cause, now = self._command_ids()
+        self.context.bus.publish(
+            CancelAllOrders(
+                id=cid,
+                correlation_id=corr,
+                causation_id=cause,
+                ts_event=now,
+                ts_init=now,
+                strategy_id=self.id,
+                instrument_id=InstrumentId(instrument_id),
+            )
+        )
+
+    def close_position(self, instrument_id: InstrumentId | str, *, tags: tuple[str, ...] = ()) -> bool:
+        """Flatten this strategy's position with a reduce-only market order.
+
+        Returns ``False`` when there is nothing to close.
+        """
+        position = self.position(instrument_id)
+        if position is None or not position.net_raw:
+            return False
+        side = OrderSide.SELL if position.net_raw > 0 else OrderSide.BUY
+        self.submit_order(
+            self.order_factory.market(
+                position.instrument.id, side, position.quantity, reduce_only=True, tags=tags
+            )
+        )
+        return True
+
+    def _own_order(self, order: Order | ClientOrderId) -> Order:
+        found = self.context.execution.order(order if isinstance(order, str) else order.client_order_id)
+        if found is None or found.strategy_id != self.id:
+            raise TradeloopError(f"{self.id}: no order {order!r} of this strategy")
+        return found
+
+    # -- state reads -----------------------------------------------------------------------
+
+    def position(self, instrument_id: InstrumentId | str) -> Position | None:
+        return self.context.portfolio.position(self.id, InstrumentId(instrument_id))
+
+    def open_orders(self, instrument_id: InstrumentId | str | None = None) -> list[Order]:
+        iid = None if instrument_id is None else InstrumentId(instrument_id)
+        return self.context.execution.open_orders(self.id, iid)
+
+    def set_timer(self, name: str, interval_ns: int, *, start_ns: int | None = None) -> None:
+        """Call :meth:`on_time_event` every ``interval_ns`` while running."""
+        self.context.clock.set_timer(f"{self.id}.{name}", interval_ns, self._handle_time, start_ns=start_ns)
+
+    def set_time_alert(self, name: str, at_ns: int) -> None:
+        self.context.clock.set_time_alert(f"{self.id}.{name}", at_ns, self._handle_time)
+
+    def _handle_time(self, event: TimeEvent) -> None:
+        if self._state is _RUNNING:
+            self._correlation = None
+            self.on_time_event(event)
+
+    # -- handlers for subclasses -----------------------------------------------------------
+
+    def on_bar(self, bar: Bar) -> None:
+        """A subscribed bar closed."""
+
+    def on_trade_tick(self, tick: TradeTick) -> None:
+        """A subscribed trade printed."""
+
+    def on_quote_tick(self, tick: QuoteTick) -> None:
+        """A subscribed quote changed."""
+
+    def on_time_event(self, event: TimeEvent) -> None:
+        """A timer or alert set by this strategy fired."""
+
+    def on_order_event(self, event: OrderEvent) -> None:
+        """Any event of this strategy's orders (after the specific handler)."""
+
+    def on_position_event(self, event: PositionEvent) -> None:
+        """Any event of this strategy's positions (after the specific handler)."""
+
+    def on_event(self, event: Event) -> None:
+        """Every event this strategy is told about (after the family handler)."""
+
+    # Specific handlers: on_order_filled, on_order_denied, on_order_rejected, on_order_accepted,
+    # on_order_canceled, on_order_expired, on_order_triggered, on_order_updated,
+    # on_position_opened, on_position_changed, on_position_closed, on_regime_changed.
+    # They are looked up by name from the event type; define the ones you need.

@@ -1,0 +1,35 @@
+"""A shipped test kit: stub instruments, market data, fills, seeded ids and a test clock.
+
+Layer: imports :mod:`tradeloop.core` and :mod:`tradeloop.model` only, so tests of any package
+above them can use it.
+"""
+
+from tradeloop.testkit.stubs import (
+    DEFAULT_SEED,
+    TestClock,
+    aapl_equity,
+    btcusdt,
+    es_future,
+    eurusd,
+    event_contract,
+    id_factory,
+    make_bar,
+    make_fill,
+    make_quote,
+    make_trade,
+)
+
+__all__ = [
+    "DEFAULT_SEED",
+    "TestClock",
+    "aapl_equity",
+    "btcusdt",
+    "es_future",
+    "eurusd",
+    "event_contract",
+    "id_factory",
+    "make_bar",
+    "make_fill",
+    "make_quote",
+    "make_trade",
+]

@@ -1,0 +1,148 @@
+"""Market orders: they fill at the first price the venue sees after acceptance, as takers."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from tradeloop.execution.client import ExecutionClient
+from tradeloop.model import (
+    LiquiditySide,
+    Money,
+    OrderAccepted,
+    OrderCanceled,
+    OrderFilled,
+    OrderRejected,
+    Price,
+)
+from tradeloop.venues.simulated import FillModel, SimulatedVenueConfig
+
+
+def _client(client: ExecutionClient) -> ExecutionClient:
+    # Typed as the port: mypy checks the structural conformance of the argument.
+    return client
+
+
+def test_exchange_serves_as_execution_client_with_venue_and_account(sim):
+    client = _client(sim.venue)
+    assert client.venue == "SIM"
+    assert client.account_id == "SIM-001"
+
+
+def test_market_buy_fills_at_next_bar_open_not_the_bar_already_seen(sim):
+    sim.bar("100.00", "101.00", "99.00", "100.50")
+    coid = sim.submit("BUY", 10)
+    assert sim.kinds(coid) == ["OrderAccepted"]
+    sim.bar("100.80", "102.00", "100.10", "101.90")
+    (fill,) = sim.fills(coid)
+    assert fill.last_px == Price.from_str("100.80")
+    assert fill.last_qty.as_decimal() == 10
+    assert fill.liquidity_side is LiquiditySide.TAKER
+    assert sim.orders[coid].is_closed
+
+
+def test_market_orders_fill_against_quote_ask_for_buys_and_bid_for_sells(sim):
+    sim.quote("99.98", "100.02")
+    buy = sim.submit("BUY", 5)
+    sim.quote("100.00", "100.05")
+    assert sim.fills(buy)[0].last_px == Price.from_str("100.05")
+    sell = sim.submit("SELL", 5)
+    sim.quote("99.90", "99.95")
+    assert sim.fills(sell)[0].last_px == Price.from_str("99.90")
+    assert sim.venue.position_raw(sim.aapl.id) == 0
+
+
+def test_market_order_fills_at_next_trade_price(sim):
+    sim.trade("100.00")
+    coid = sim.submit("BUY", 3)
+    assert sim.fills(coid) == []
+    sim.trade("100.07")
+    assert sim.fills(coid)[0].last_px == Price.from_str("100.07")
+
+
+def test_slippage_moves_market_fills_against_the_taker(make_sim):
+    config = SimulatedVenueConfig(
+        starting_balances=Money.from_str("100000", "USD"), fill_model=FillModel(slippage_ticks=2)
+    )
+    sim = make_sim(config=config)
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    buy = sim.submit("BUY", 10)
+    sim.bar("101.00", "101.00", "101.00", "101.00")
+    sell = sim.submit("SELL", 10)
+    sim.bar("102.00", "102.00", "102.00", "102.00")
+    assert sim.fills(buy)[0].last_px == Price.from_str("101.02")
+    assert sim.fills(sell)[0].last_px == Price.from_str("101.98")
+
+
+def test_slippage_is_clamped_to_the_event_contract_price_band(make_sim):
+    config = SimulatedVenueConfig(
+        starting_balances=Money.from_str("1000", "USD"), fill_model=FillModel(slippage_ticks=5)
+    )
+    sim = make_sim(config=config)
+    sim.trade("0.97", instrument=sim.event)
+    coid = sim.submit("BUY", 10, instrument=sim.event)
+    sim.trade("0.98", instrument=sim.event)
+    assert sim.fills(coid)[0].last_px == Price.from_str("0.99")
+
+
+def test_events_carry_command_correlation_and_causation_chain(sim):
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    coid = sim.submit("BUY", 1)
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    accepted = sim.of(OrderAccepted, coid)[0]
+    fill = sim.fills(coid)[0]
+    command = sim.commands[accepted.causation_id]
+    assert accepted.correlation_id == command.correlation_id == fill.correlation_id
+    assert fill.causation_id == accepted.id
+    assert accepted.venue_order_id == "SIM-1"
+    assert fill.trade_id == "SIM-T-1"
+    assert fill.account_id == "SIM-001"
+    assert fill.ts_event == sim.clock.timestamp_ns()
+    assert len({e.id for e in sim.events}) == len(sim.events)
+
+
+def test_venue_order_and_trade_ids_count_up_per_venue(sim):
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    first = sim.submit("BUY", 1)
+    second = sim.submit("BUY", 1)
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    assert [sim.of(OrderAccepted, c)[0].venue_order_id for c in (first, second)] == ["SIM-1", "SIM-2"]
+    assert [sim.fills(c)[0].trade_id for c in (first, second)] == ["SIM-T-1", "SIM-T-2"]
+
+
+def test_market_buy_without_any_known_price_is_rejected_on_cash_account(sim):
+    coid = sim.submit("BUY", 1)
+    (rejected,) = sim.of(OrderRejected, coid)
+    assert "no market price known" in rejected.reason
+
+
+def test_market_order_on_other_instrument_ignores_unrelated_data(sim):
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    sim.bar("5000.00", "5000.00", "5000.00", "5000.00", instrument=sim.es)
+    coid = sim.submit("BUY", 1)
+    sim.bar("5001.00", "5001.00", "5001.00", "5001.00", instrument=sim.es)
+    assert sim.fills(coid) == []
+    sim.bar("100.50", "100.50", "100.50", "100.50")
+    assert sim.fills(coid)[0].last_px == Price.from_str("100.50")
+
+
+def test_taker_fee_is_exact_fraction_of_notional(sim):
+    sim.bar("123.45", "123.45", "123.45", "123.45")
+    coid = sim.submit("BUY", 7)
+    sim.bar("123.47", "123.47", "123.47", "123.47")
+    fill: OrderFilled = sim.fills(coid)[0]
+    expected = (Decimal("123.47") * 7 * Decimal("0.0005")).quantize(Decimal("0.01"))
+    assert fill.commission == Money.from_decimal(expected, "USD")
+
+
+def test_fok_market_order_canceled_when_volume_cannot_fill_it_at_once(make_sim):
+    config = SimulatedVenueConfig(
+        starting_balances=Money.from_str("100000", "USD"),
+        fill_model=FillModel(max_volume_participation=Decimal("0.1")),
+    )
+    sim = make_sim(config=config)
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    coid = sim.submit("BUY", 50, time_in_force="FOK")
+    sim.bar("100.00", "100.00", "100.00", "100.00", volume="400")
+    assert sim.kinds(coid) == ["OrderAccepted", "OrderCanceled"]
+    assert sim.venue.position_raw(sim.aapl.id) == 0
+    assert sim.of(OrderCanceled, coid)[0].causation_id == sim.of(OrderAccepted, coid)[0].id

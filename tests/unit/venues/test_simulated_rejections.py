@@ -1,0 +1,183 @@
+"""Validation on arrival: every rejection names its reason."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from tradeloop.core.errors import ConfigError
+from tradeloop.model import CryptoSpot, Equity, Money, OrderRejected
+from tradeloop.venues.simulated import SimulatedVenueConfig
+
+
+def _reason(sim, coid) -> str:
+    (rejected,) = sim.of(OrderRejected, coid)
+    assert sim.kinds(coid) == ["OrderRejected"]
+    assert rejected.causation_id.startswith("cmd-")
+    return rejected.reason
+
+
+def _margin(amount: str, leverage: str = "1") -> SimulatedVenueConfig:
+    return SimulatedVenueConfig(
+        starting_balances=Money.from_str(amount, "USD"), account_type="MARGIN", leverage=Decimal(leverage)
+    )
+
+
+def test_buy_needing_more_than_the_cash_is_rejected(make_sim):
+    sim = make_sim(config=SimulatedVenueConfig(starting_balances=Money.from_str("1000", "USD")))
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    # 10 x 100 = 1000 plus the 0.05% taker fee is more than 1000.
+    reason = _reason(sim, sim.submit("BUY", 10))
+    assert "insufficient cash" in reason
+    assert "1000.50" in reason
+
+
+def test_buy_within_cash_including_fee_is_accepted(make_sim):
+    sim = make_sim(config=SimulatedVenueConfig(starting_balances=Money.from_str("1000.50", "USD")))
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    coid = sim.submit("BUY", 10)
+    assert sim.kinds(coid) == ["OrderAccepted"]
+
+
+def test_cash_reserved_by_resting_buys_is_not_available_to_new_ones(make_sim):
+    sim = make_sim(config=SimulatedVenueConfig(starting_balances=Money.from_str("1500", "USD")))
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    assert sim.kinds(sim.submit("BUY", 10, "LIMIT", price="99.00")) == ["OrderAccepted"]
+    assert "insufficient cash" in _reason(sim, sim.submit("BUY", 6, "LIMIT", price="99.00"))
+
+
+def test_price_off_the_tick_grid_is_rejected(sim):
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    reason = _reason(sim, sim.submit("BUY", 1, "LIMIT", price="99.005"))
+    assert reason.startswith("invalid price")
+    assert "tick size" in reason
+
+
+def test_event_contract_price_outside_the_band_is_rejected(sim):
+    sim.trade("0.50", instrument=sim.event)
+    high = _reason(sim, sim.submit("SELL", 1, "LIMIT", price="1.00", instrument=sim.event))
+    assert "above the maximum 0.99" in high
+    low = _reason(sim, sim.submit("BUY", 1, "LIMIT", price="0.00", instrument=sim.event))
+    assert "below the minimum 0.01" in low
+
+
+def test_event_contract_prices_at_the_band_edges_are_accepted(sim):
+    sim.trade("0.50", instrument=sim.event)
+    coid = sim.submit("BUY", 1, "LIMIT", price="0.01", instrument=sim.event)
+    assert sim.kinds(coid) == ["OrderAccepted"]
+
+
+def test_trigger_price_off_the_grid_is_rejected(sim):
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    assert _reason(sim, sim.submit("BUY", 1, "STOP_MARKET", trigger="101.001")).startswith(
+        "invalid trigger price"
+    )
+
+
+def test_size_off_the_lot_grid_is_rejected(sim):
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    reason = _reason(sim, sim.submit("BUY", "1.5"))
+    assert reason.startswith("invalid quantity")
+    assert "lot size" in reason
+
+
+def test_size_below_the_instrument_minimum_is_rejected(make_sim):
+    from dataclasses import replace
+
+    from tradeloop.model import Quantity
+
+    lot100 = replace(Equity("LOT.SIM"), min_quantity=Quantity.from_str("100"))
+    sim = make_sim(instruments=[lot100])
+    sim.trade("10.00", instrument=lot100)
+    assert "below the minimum" in _reason(sim, sim.submit("BUY", 50, instrument=lot100))
+
+
+def test_reduce_only_order_that_would_open_a_position_is_rejected(sim):
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    reason = _reason(sim, sim.submit("SELL", 1, reduce_only=True))
+    assert "reduce-only" in reason
+    assert "flat" in reason
+
+
+def test_reduce_only_order_larger_than_the_position_is_rejected_and_smaller_accepted(sim):
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    sim.submit("BUY", 5)
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    assert "would increase the position" in _reason(sim, sim.submit("SELL", 6, reduce_only=True))
+    assert "reduce-only" in _reason(sim, sim.submit("BUY", 1, reduce_only=True))
+    coid = sim.submit("SELL", 5, reduce_only=True)
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    assert sim.kinds(coid) == ["OrderAccepted", "OrderFilled"]
+
+
+def test_reduce_only_fill_is_capped_at_the_position_and_remainder_canceled(make_sim):
+    sim = make_sim(config=_margin("100000"))
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    sim.submit("BUY", 5)
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    stop = sim.submit("SELL", 5, "STOP_MARKET", trigger="95.00", reduce_only=True)
+    assert sim.kinds(sim.submit("SELL", 3)) == ["OrderAccepted"]  # the position shrinks to 2
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    sim.bar("94.00", "94.00", "94.00", "94.00")
+    assert sim.kinds(stop) == ["OrderAccepted", "OrderTriggered", "OrderFilled", "OrderCanceled"]
+    assert sim.filled_qty(stop) == 2
+    assert sim.venue.position_raw(sim.aapl.id) == 0
+
+
+def test_post_only_limit_that_would_cross_is_rejected(sim):
+    sim.quote("99.98", "100.02")
+    reason = _reason(sim, sim.submit("BUY", 1, "LIMIT", price="100.02", post_only=True))
+    assert "post-only" in reason
+    assert "100.02" in reason
+    resting = sim.submit("BUY", 1, "LIMIT", price="100.01", post_only=True)
+    assert sim.kinds(resting) == ["OrderAccepted"]
+
+
+def test_cash_account_cannot_sell_short(sim):
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    reason = _reason(sim, sim.submit("SELL", 1))
+    assert "no shorting" in reason
+
+
+def test_cash_account_cannot_sell_more_than_held_across_open_sells(sim):
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    sim.submit("BUY", 10)
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    assert sim.kinds(sim.submit("SELL", 6, "LIMIT", price="110.00")) == ["OrderAccepted"]
+    reason = _reason(sim, sim.submit("SELL", 5, "LIMIT", price="111.00"))
+    assert "open sells 6" in reason
+
+
+def test_margin_account_may_short_within_buying_power(make_sim):
+    sim = make_sim(config=_margin("10000", leverage="2"))
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    assert sim.kinds(sim.submit("SELL", 150)) == ["OrderAccepted"]
+    assert "insufficient buying power" in _reason(sim, sim.submit("SELL", 60))
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    # Buying back part of the short only reduces exposure: never blocked.
+    assert sim.kinds(sim.submit("BUY", 150)) == ["OrderAccepted"]
+
+
+def test_margin_buying_power_counts_resting_orders(make_sim):
+    sim = make_sim(config=_margin("10000", leverage="1"))
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    assert sim.kinds(sim.submit("BUY", 60, "LIMIT", price="90.00")) == ["OrderAccepted"]
+    assert "insufficient buying power" in _reason(sim, sim.submit("BUY", 55, "LIMIT", price="90.00"))
+
+
+def test_unknown_instrument_and_duplicate_client_order_id_are_rejected(sim):
+    other = Equity("MSFT.SIM")
+    assert "not traded on venue SIM" in _reason(sim, sim.submit("BUY", 1, instrument=other))
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    sim.submit("BUY", 1, "LIMIT", price="90.00", coid="DUP")
+    sim.submit("BUY", 1, "LIMIT", price="90.00", coid="DUP")
+    assert sim.kinds("DUP") == ["OrderAccepted", "OrderRejected"]
+    assert "duplicate client order id" in sim.of(OrderRejected, "DUP")[0].reason
+
+
+def test_instruments_of_another_venue_or_currency_are_a_config_error(make_sim):
+    with pytest.raises(ConfigError, match="not on venue SIM"):
+        make_sim(instruments=[Equity("AAPL.NASDAQ")])
+    with pytest.raises(ConfigError, match="quoted in USDT"):
+        make_sim(instruments=[CryptoSpot("BTCUSDT.SIM")])
