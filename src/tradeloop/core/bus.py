@@ -71,7 +71,7 @@ class BusStats:
 class _Route:
     """The resolved handlers of one concrete message type, and how often it was published."""
 
-    __slots__ = ("handlers", "count")
+    __slots__ = ("count", "handlers")
 
     def __init__(self, handlers: tuple[Handler, ...]) -> None:
         self.handlers = handlers
@@ -199,16 +199,29 @@ class MessageBus:
 
     def publish(self, msg: Message) -> None:
         """Queue ``msg`` on its lane; with auto-drain, run the reactor to completion."""
-        if not self._draining and self._auto_drain:
-            # Outside the reactor with auto-drain every lane is empty: dispatch at once.
-            self._draining = True
-            try:
-                self._dispatch(msg)
-                self._drain_lanes()
-            finally:
-                self._draining = False
+        if self._draining or not self._auto_drain:
+            self._enqueue(msg)
             return
-        self._enqueue(msg)
+        # Outside the reactor with auto-drain every lane is empty: dispatch at once, then
+        # drain what the handlers queued. This is the per-tick path, so the dispatch of
+        # ``_run`` is repeated inline here rather than paying for its loop set-up.
+        self._draining = True
+        try:
+            route = self._routes.get(type(msg)) or self._route(type(msg))
+            route.count += 1
+            if self._recorder is not None:
+                self._recorder(msg)
+            if self.history is not None:
+                self.history.append(msg)
+            for handler in route.handlers:
+                try:
+                    handler(msg)
+                except Exception as exc:  # noqa: BLE001 - isolation is the point
+                    self._handler_failed(handler, msg, exc)
+            if self._critical or self._high or self._normal or self._conflating or self._low:
+                self._run(None)
+        finally:
+            self._draining = False
 
     def _enqueue(self, msg: Message) -> None:
         lane = msg.LANE
@@ -263,41 +276,44 @@ class MessageBus:
             return
         self._draining = True
         try:
-            self._drain_lanes()
+            self._run(None)
         finally:
             self._draining = False
 
-    def _drain_lanes(self) -> None:
+    def _run(self, first: Message | None) -> None:
+        """Dispatch ``first`` (if given), then drain the lanes, highest first."""
         critical, high, normal, low = self._critical, self._high, self._normal, self._low
         conflating = self._conflating
-        dispatch = self._dispatch
+        routes = self._routes
+        history = self.history
+        recorder = self._recorder
+        msg = first
         while True:
-            if critical:
-                msg = critical.popleft()
-            elif high:
-                msg = high.popleft()
-            elif normal:
-                msg = normal.popleft()
-            elif conflating:
-                msg = conflating.pop(next(iter(conflating)))
-            elif low:
-                msg = low.popleft()
-            else:
-                return
-            dispatch(msg)
-
-    def _dispatch(self, msg: Message) -> None:
-        route = self._routes.get(type(msg)) or self._route(type(msg))
-        route.count += 1
-        if self._recorder is not None:
-            self._recorder(msg)
-        if self.history is not None:
-            self.history.append(msg)
-        for handler in route.handlers:
-            try:
-                handler(msg)
-            except Exception as exc:  # noqa: BLE001 - isolation is the point
-                self._handler_failed(handler, msg, exc)
+            if msg is None:
+                if critical:
+                    msg = critical.popleft()
+                elif high:
+                    msg = high.popleft()
+                elif normal:
+                    msg = normal.popleft()
+                elif conflating:
+                    msg = conflating.pop(next(iter(conflating)))
+                elif low:
+                    msg = low.popleft()
+                else:
+                    return
+            route = routes.get(type(msg)) or self._route(type(msg))
+            route.count += 1
+            if recorder is not None:
+                recorder(msg)
+            if history is not None:
+                history.append(msg)
+            for handler in route.handlers:
+                try:
+                    handler(msg)
+                except Exception as exc:  # noqa: BLE001 - isolation is the point
+                    self._handler_failed(handler, msg, exc)
+            msg = None
 
     def _handler_failed(self, handler: Handler, msg: Message, exc: Exception) -> None:
         self.handler_errors += 1

@@ -102,7 +102,7 @@ class SimulatedClock:
     leaves the clock at ``to_ns``. Time never moves backwards.
     """
 
-    __slots__ = ("_now", "_heap", "_active", "_seq", "next_due_ns")
+    __slots__ = ("_active", "_heap", "_now", "_seq", "next_due_ns")
 
     def __init__(self, start_ns: int = 0) -> None:
         self._now = start_ns
@@ -134,6 +134,8 @@ class SimulatedClock:
         if interval_ns <= 0:
             raise TradeloopError(f"timer {name!r}: interval must be positive, got {interval_ns}")
         first = (self._now if start_ns is None else start_ns) + interval_ns
+        if stop_ns is not None and first > stop_ns:
+            return  # no fire falls inside [start, stop]
         self._schedule(name, first, interval_ns, stop_ns, callback)
 
     def _schedule(
@@ -226,6 +228,8 @@ class LiveClock:
             raise TradeloopError(f"timer {name!r} is already set")
         loop = asyncio.get_running_loop()
         first = (time.time_ns() if start_ns is None else start_ns) + interval_ns
+        if stop_ns is not None and first > stop_ns:
+            return  # no fire falls inside [start, stop]
 
         def schedule(at_ns: int) -> None:
             delay = max(0.0, (at_ns - time.time_ns()) / NANOS_PER_SECOND)

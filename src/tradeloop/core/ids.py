@@ -9,7 +9,6 @@ happens where identifiers enter the system (:func:`instrument_id`, config, loade
 from __future__ import annotations
 
 import random
-import uuid
 from typing import NewType
 
 from tradeloop.core.errors import ValueRangeError
@@ -61,6 +60,10 @@ def split_instrument_id(value: InstrumentId) -> tuple[str, Venue]:
     return symbol, Venue(venue)
 
 
+_CLEAR = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
+_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
 class IdFactory:
     """Mints message ids (UUID4 text) from a seeded generator.
 
@@ -74,5 +77,6 @@ class IdFactory:
         self._rng: random.Random = random.Random(seed) if seed is not None else random.SystemRandom()
 
     def new_id(self) -> str:
-        """Return a new UUID4 string."""
-        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+        """Return a new UUID4 string (version and variant bits set as RFC 4122 says)."""
+        h = "%032x" % ((self._rng.getrandbits(128) & _CLEAR) | _SET)
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

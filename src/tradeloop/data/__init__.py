@@ -9,7 +9,6 @@ from tradeloop.data.loaders import (
     load_bars,
     load_quote_ticks,
     load_trade_ticks,
-    round_to_increment,
 )
 from tradeloop.data.parsing import EpochUnit
 from tradeloop.data.sample import (
@@ -61,7 +60,6 @@ __all__ = [
     "load_sample_trades",
     "load_trade_ticks",
     "quote_ticks_from_arrays",
-    "round_to_increment",
     "sample_instrument",
     "trade_ticks_from_arrays",
 ]

@@ -64,7 +64,6 @@ __all__ = [
     "load_bars",
     "load_quote_ticks",
     "load_trade_ticks",
-    "round_to_increment",
 ]
 
 I64 = npt.NDArray[np.int64]
@@ -104,7 +103,7 @@ def _check_on_error(path: str | os.PathLike[str], on_error: str) -> None:
         raise DataError(f"{path}: on_error must be 'raise' or 'skip', got {on_error!r}")
 
 
-def round_to_increment(raws: I64, increment: int) -> I64:
+def _round_to_increment(raws: I64, increment: int) -> I64:
     """Round raw values half-to-even onto multiples of ``increment`` (vectorised)."""
     q = np.floor_divide(raws, increment)
     twice = 2 * (raws - q * increment)
@@ -198,7 +197,7 @@ class _Reader:
         status = parsed.status
         if self.round_to_tick:
             ok = status == OK
-            values[ok] = round_to_increment(values[ok], inc)
+            values[ok] = _round_to_increment(values[ok], inc)
             for row, dec in parsed.inexact.items():
                 rounded = _round_decimal(dec, inc)
                 if abs(rounded) <= MAX_RAW:

@@ -14,11 +14,17 @@ from tradeloop.core.bus import MessageBus
 from tradeloop.core.clock import Clock
 from tradeloop.core.errors import TradeloopError
 from tradeloop.core.ids import ClientOrderId, IdFactory, InstrumentId, StrategyId, Venue, split_instrument_id
-from tradeloop.model.commands import CancelAllOrders, CancelOrder, ModifyOrder, SubmitOrder, TradingCommand
-from tradeloop.model.events import OrderDenied, OrderEvent, OrderSubmitted
-from tradeloop.model.orders import Order
 from tradeloop.execution.client import ExecutionClient
 from tradeloop.execution.factory import OrderFactory
+from tradeloop.model.commands import CancelAllOrders, CancelOrder, ModifyOrder, SubmitOrder, TradingCommand
+from tradeloop.model.events import (
+    OrderCancelRejected,
+    OrderDenied,
+    OrderEvent,
+    OrderModifyRejected,
+    OrderSubmitted,
+)
+from tradeloop.model.orders import Order
 
 __all__ = ["EXECUTE_ENDPOINT", "ExecutionEngine", "PRIORITY_EXECUTION"]
 
@@ -149,6 +155,10 @@ class ExecutionEngine:
         if order is None:
             self.event_errors += 1
             raise TradeloopError(f"{type(event).__name__} for unknown order {event.client_order_id}")
+        if order.is_closed and isinstance(event, OrderCancelRejected | OrderModifyRejected):
+            # A cancel or modify that crossed the order's fill or cancel on the wire: the venue's
+            # answer is information, not a state change of a closed order.
+            return
         order.apply(event)
         self.events_applied += 1
         if order.is_closed:

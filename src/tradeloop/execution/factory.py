@@ -17,7 +17,7 @@ __all__ = ["OrderFactory"]
 class OrderFactory:
     """Makes the orders of one strategy."""
 
-    __slots__ = ("strategy_id", "_count")
+    __slots__ = ("_count", "strategy_id")
 
     def __init__(self, strategy_id: StrategyId, *, start: int = 0) -> None:
         self.strategy_id = strategy_id

@@ -17,7 +17,7 @@ class Account:
     Equity is cash plus the signed market value of open positions, which the portfolio adds.
     """
 
-    __slots__ = ("id", "currency", "cash_raw", "commissions_raw", "starting_raw")
+    __slots__ = ("cash_raw", "commissions_raw", "currency", "id", "starting_raw")
 
     def __init__(self, account_id: AccountId, starting_balance: Money) -> None:
         currency_precision(starting_balance.currency)

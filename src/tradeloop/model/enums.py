@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 __all__ = [
     "AggressorSide",
@@ -17,7 +17,7 @@ __all__ = [
 ]
 
 
-class OrderSide(str, Enum):
+class OrderSide(StrEnum):
     BUY = "BUY"
     SELL = "SELL"
 
@@ -30,7 +30,7 @@ class OrderSide(str, Enum):
         return OrderSide.SELL if self is OrderSide.BUY else OrderSide.BUY
 
 
-class OrderType(str, Enum):
+class OrderType(StrEnum):
     MARKET = "MARKET"
     LIMIT = "LIMIT"
     STOP_MARKET = "STOP_MARKET"
@@ -38,21 +38,21 @@ class OrderType(str, Enum):
     TRAILING_STOP_MARKET = "TRAILING_STOP_MARKET"
 
 
-class TimeInForce(str, Enum):
+class TimeInForce(StrEnum):
     GTC = "GTC"
     IOC = "IOC"
     FOK = "FOK"
     DAY = "DAY"
 
 
-class TrailingOffsetType(str, Enum):
+class TrailingOffsetType(StrEnum):
     PRICE = "PRICE"
     """The offset is an absolute price distance."""
     BASIS_POINTS = "BASIS_POINTS"
     """The offset is in basis points of the reference price."""
 
 
-class OrderStatus(str, Enum):
+class OrderStatus(StrEnum):
     INITIALIZED = "INITIALIZED"
     DENIED = "DENIED"
     SUBMITTED = "SUBMITTED"
@@ -89,24 +89,24 @@ _OPEN = frozenset(
 )
 
 
-class PositionSide(str, Enum):
+class PositionSide(StrEnum):
     FLAT = "FLAT"
     LONG = "LONG"
     SHORT = "SHORT"
 
 
-class LiquiditySide(str, Enum):
+class LiquiditySide(StrEnum):
     MAKER = "MAKER"
     TAKER = "TAKER"
 
 
-class AggressorSide(str, Enum):
+class AggressorSide(StrEnum):
     NO_AGGRESSOR = "NO_AGGRESSOR"
     BUYER = "BUYER"
     SELLER = "SELLER"
 
 
-class BarAggregation(str, Enum):
+class BarAggregation(StrEnum):
     SECOND = "SECOND"
     MINUTE = "MINUTE"
     HOUR = "HOUR"

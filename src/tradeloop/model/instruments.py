@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 
 from tradeloop.core.errors import ValueRangeError
 from tradeloop.core.ids import InstrumentId, instrument_id, split_instrument_id
@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 
-class AssetClass(str, Enum):
+class AssetClass(StrEnum):
     EQUITY = "EQUITY"
     CRYPTO_SPOT = "CRYPTO_SPOT"
     FX = "FX"

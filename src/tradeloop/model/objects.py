@@ -76,9 +76,7 @@ def _check(raw: int, precision: int, what: str) -> None:
     if raw > MAX_RAW or raw < -MAX_RAW:
         raise ValueRangeError(f"{what}: value {_approx(raw)} overflows the fixed-point range")
     if raw % _STEP[precision]:
-        raise ValueRangeError(
-            f"{what}: {raw_to_decimal(raw)} has more than {precision} decimal places"
-        )
+        raise ValueRangeError(f"{what}: {raw_to_decimal(raw)} has more than {precision} decimal places")
 
 
 def raw_from_decimal(value: Decimal | str | int | float, precision: int) -> int:
@@ -235,21 +233,30 @@ class Quantity(msgspec.Struct, frozen=True, array_like=True, gc=False, order=Tru
 
 
 class Money(msgspec.Struct, frozen=True, array_like=True, gc=False, order=True):
-    """An amount of a currency: ``raw / 10**9``, a multiple of the currency's precision."""
+    """An exact amount of a currency: ``raw / 10**9``.
+
+    Balances and P&L may carry more decimals than the currency's precision (a BTC trade quoted
+    in USD moves cash by fractions of a cent); nothing rounds them. Only commissions are
+    rounded to the currency (:func:`fee_raw`). The text form shows at least the currency's
+    places and every further non-zero digit.
+    """
 
     raw: int
     currency: str
 
     def __post_init__(self) -> None:
-        _check(self.raw, currency_precision(self.currency), f"Money({self.currency})")
+        currency_precision(self.currency)
+        _check(self.raw, FIXED_PRECISION, f"Money({self.currency})")
 
     @classmethod
     def from_str(cls, text: str, currency: str) -> Money:
-        return cls(raw_from_decimal(text, currency_precision(currency)), currency)
+        currency_precision(currency)
+        return cls(raw_from_decimal(text, FIXED_PRECISION), currency)
 
     @classmethod
     def from_decimal(cls, value: Decimal | str | int | float, currency: str) -> Money:
-        return cls(raw_from_decimal(value, currency_precision(currency)), currency)
+        currency_precision(currency)
+        return cls(raw_from_decimal(value, FIXED_PRECISION), currency)
 
     @classmethod
     def zero(cls, currency: str) -> Money:
@@ -260,7 +267,12 @@ class Money(msgspec.Struct, frozen=True, array_like=True, gc=False, order=True):
         return CURRENCY_PRECISION[self.currency]
 
     def as_decimal(self) -> Decimal:
-        return raw_to_decimal(self.raw, CURRENCY_PRECISION[self.currency])
+        """The exact amount, with at least the currency's decimal places."""
+        places = CURRENCY_PRECISION[self.currency]
+        step = _STEP[places]
+        if self.raw % step == 0:
+            return raw_to_decimal(self.raw, places)
+        return Decimal(self.raw).scaleb(-FIXED_PRECISION).normalize()
 
     def as_double(self) -> float:
         return self.raw / FIXED_SCALAR

@@ -81,6 +81,16 @@ ORDER_TRANSITIONS: Final[dict[tuple[OrderStatus, type[OrderEvent]], _Target]] = 
     (_S.PENDING_UPDATE, OrderCanceled): _S.CANCELED,
     (_S.PENDING_UPDATE, OrderExpired): _S.EXPIRED,
     (_S.PENDING_UPDATE, OrderFilled): FILL,
+    # Races: a modify or cancel sent while SUBMITTED, then the venue's answer to the original
+    # order; a stop triggering while a cancel is in flight; a modify's answer arriving after a
+    # cancel was sent behind it. A venue that answers in order never produces these.
+    (_S.PENDING_UPDATE, OrderAccepted): _S.ACCEPTED,
+    (_S.PENDING_UPDATE, OrderRejected): _S.REJECTED,
+    (_S.PENDING_CANCEL, OrderAccepted): _S.ACCEPTED,
+    (_S.PENDING_CANCEL, OrderRejected): _S.REJECTED,
+    (_S.PENDING_CANCEL, OrderTriggered): _S.TRIGGERED,
+    (_S.PENDING_CANCEL, OrderUpdated): _S.PENDING_CANCEL,
+    (_S.PENDING_CANCEL, OrderModifyRejected): _S.PENDING_CANCEL,
     (_S.PENDING_CANCEL, OrderCancelRejected): RESTORE,
     (_S.PENDING_CANCEL, OrderCanceled): _S.CANCELED,
     (_S.PENDING_CANCEL, OrderExpired): _S.EXPIRED,
@@ -101,17 +111,17 @@ class Order:
     """A live order: its spec plus what its events made of it."""
 
     __slots__ = (
-        "spec",
-        "status",
-        "venue_order_id",
-        "quantity",
-        "price",
-        "trigger_price",
-        "filled_raw",
         "_fill_notional",
         "_status_before_pending",
         "events",
+        "filled_raw",
+        "price",
+        "quantity",
+        "spec",
+        "status",
+        "trigger_price",
         "ts_last",
+        "venue_order_id",
     )
 
     def __init__(self, spec: OrderSpec) -> None:

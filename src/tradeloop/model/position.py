@@ -26,28 +26,30 @@ class Position:
     """One position from its first fill until it is flat."""
 
     __slots__ = (
-        "id",
-        "instrument",
-        "strategy_id",
-        "net_raw",
-        "_lots",
         "_cost",
-        "realized_gross_raw",
-        "commissions_raw",
-        "ts_opened",
-        "ts_closed",
-        "ts_last",
-        "entry_side",
-        "peak_raw",
-        "fill_count",
-        "last_px_raw",
         "_entry_notional",
         "_entry_raw",
         "_exit_notional",
         "_exit_raw",
+        "_lots",
+        "commissions_raw",
+        "entry_side",
+        "fill_count",
+        "id",
+        "instrument",
+        "last_px_raw",
+        "net_raw",
+        "peak_raw",
+        "realized_gross_raw",
+        "strategy_id",
+        "ts_closed",
+        "ts_last",
+        "ts_opened",
     )
 
-    def __init__(self, position_id: PositionId, instrument: Instrument, strategy_id: StrategyId, ts: int) -> None:
+    def __init__(
+        self, position_id: PositionId, instrument: Instrument, strategy_id: StrategyId, ts: int
+    ) -> None:
         self.id = position_id
         self.instrument = instrument
         self.strategy_id = strategy_id

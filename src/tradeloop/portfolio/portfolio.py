@@ -75,10 +75,11 @@ class Portfolio:
         self._value_raw = 0
         self.peak_equity_raw = account.cash_raw
         self.max_drawdown_raw = 0
-        self._day = -1
+        self._next_day = 0
         self.day_start_equity_raw = account.cash_raw
         self._sample_ns = equity_sample_ns
         self._next_sample = 0
+        self._next_check = 0
         self.equity_curve: list[tuple[int, int]] = []
         self.fills = 0
         for instrument in instruments:
@@ -163,7 +164,9 @@ class Portfolio:
 
     def realized_pnl_raw(self) -> int:
         """Realized P&L net of commissions over closed and open positions."""
-        return sum(p.realized_pnl_raw for p in self._closed) + sum(p.realized_pnl_raw for p in self._open.values())
+        return sum(p.realized_pnl_raw for p in self._closed) + sum(
+            p.realized_pnl_raw for p in self._open.values()
+        )
 
     def daily_pnl_raw(self) -> int:
         """Equity change since the start of the current UTC day."""
@@ -184,36 +187,57 @@ class Portfolio:
     # -- marks -----------------------------------------------------------------------------
 
     def _on_bar(self, bar: Bar) -> None:
-        self._mark(bar.instrument_id, bar.close.raw, bar.ts_event)
+        iid = bar.instrument_id
+        price = bar.close.raw
+        self._marks[iid] = price
+        if self._net.get(iid):
+            self._revalue(iid, price, bar.ts_event)
+        elif bar.ts_event >= self._next_check:
+            self._track(bar.ts_event)
 
     def _on_trade(self, tick: TradeTick) -> None:
-        self._mark(tick.instrument_id, tick.price.raw, tick.ts_event)
+        iid = tick.instrument_id
+        price = tick.price.raw
+        self._marks[iid] = price
+        if self._net.get(iid):
+            self._revalue(iid, price, tick.ts_event)
+        elif tick.ts_event >= self._next_check:
+            self._track(tick.ts_event)
 
     def _on_quote(self, tick: QuoteTick) -> None:
-        self._mark(tick.instrument_id, (tick.bid_price.raw + tick.ask_price.raw) // 2, tick.ts_event)
+        iid = tick.instrument_id
+        price = (tick.bid_price.raw + tick.ask_price.raw) // 2
+        self._marks[iid] = price
+        if self._net.get(iid):
+            self._revalue(iid, price, tick.ts_event)
+        elif tick.ts_event >= self._next_check:
+            self._track(tick.ts_event)
 
-    def _mark(self, instrument_id: InstrumentId, price_raw: int, ts: int) -> None:
-        self._marks[instrument_id] = price_raw
-        net = self._net.get(instrument_id)
-        if net:
-            value = price_raw * net * self._instruments[instrument_id].multiplier // FIXED_SCALAR
-            self._value_raw += value - self._values[instrument_id]
-            self._values[instrument_id] = value
-        self._track(ts)
-
-    def _track(self, ts: int) -> None:
+    def _revalue(self, instrument_id: InstrumentId, price_raw: int, ts: int) -> None:
+        """Mark the net position of ``instrument_id`` at ``price_raw``; track peak and drawdown."""
+        value = (
+            price_raw * self._net[instrument_id] * self._instruments[instrument_id].multiplier // FIXED_SCALAR
+        )
+        self._value_raw += value - self._values[instrument_id]
+        self._values[instrument_id] = value
         equity = self.account.cash_raw + self._value_raw
-        day = ts // _DAY_NS
-        if day != self._day:
-            self._day = day
-            self.day_start_equity_raw = equity
         if equity > self.peak_equity_raw:
             self.peak_equity_raw = equity
         elif self.peak_equity_raw - equity > self.max_drawdown_raw:
             self.max_drawdown_raw = self.peak_equity_raw - equity
+        if ts >= self._next_check:
+            self._track(ts)
+
+    def _track(self, ts: int) -> None:
+        """Day rollover (daily P&L baseline) and equity-curve sampling, when due."""
+        equity = self.account.cash_raw + self._value_raw
+        if ts >= self._next_day:
+            self._next_day = (ts // _DAY_NS + 1) * _DAY_NS
+            self.day_start_equity_raw = equity
         if ts >= self._next_sample:
             self.equity_curve.append((ts, equity))
-            self._next_sample = ts + self._sample_ns
+            self._next_sample = ts + self._sample_ns if self._sample_ns else ts + 1
+        self._next_check = min(self._next_day, self._next_sample)
 
     # -- fills -----------------------------------------------------------------------------
 
@@ -234,7 +258,9 @@ class Portfolio:
         elif (pos.net_raw > 0) == (signed > 0) or abs(signed) <= abs(pos.net_raw):
             pos.apply(fill, qty)
             pos.add_commission(fill.commission.raw)
-            events.append(self._position_event(PositionClosed if pos.is_closed else PositionChanged, pos, fill))
+            events.append(
+                self._position_event(PositionClosed if pos.is_closed else PositionChanged, pos, fill)
+            )
         else:
             closing = abs(pos.net_raw)
             pos.apply(fill, closing)
@@ -249,12 +275,9 @@ class Portfolio:
         iid = fill.instrument_id
         net = self._net.get(iid, 0) + signed
         self._net[iid] = net
-        mark = self._marks.setdefault(iid, fill.last_px.raw)
-        value = mark * net * instrument.multiplier // FIXED_SCALAR
-        self._value_raw += value - self._values.get(iid, 0)
-        self._values[iid] = value
-        self._next_sample = 0  # always sample at a fill
-        self._track(fill.ts_event)
+        self._values.setdefault(iid, 0)
+        self._next_sample = self._next_check = 0  # always sample at a fill
+        self._revalue(iid, self._marks.setdefault(iid, fill.last_px.raw), fill.ts_event)
         for event in events:
             self._bus.publish(event)
         now = self._clock.timestamp_ns()
@@ -271,7 +294,9 @@ class Portfolio:
             )
         )
 
-    def _new_position(self, key: tuple[StrategyId, InstrumentId], instrument: Instrument, ts: int) -> Position:
+    def _new_position(
+        self, key: tuple[StrategyId, InstrumentId], instrument: Instrument, ts: int
+    ) -> Position:
         n = self._position_count.get(key, 0) + 1
         self._position_count[key] = n
         pos = Position(PositionId(f"P-{key[1]}-{key[0]}-{n}"), instrument, key[0], ts)

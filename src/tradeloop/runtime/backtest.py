@@ -19,6 +19,7 @@ from __future__ import annotations
 import heapq
 import time
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -182,7 +183,7 @@ class BacktestEngine:
         total = sum(cfg.starting_balances.raw for cfg in self._venue_configs.values())
         currency = currencies.pop()
         if len(self._venue_configs) == 1:
-            (venue_name, only), = self._venue_configs.items()
+            ((venue_name, only),) = self._venue_configs.items()
             account_id = AccountId(only.account_id or f"{venue_name}-001")
         else:
             account_id = AccountId("-".join(sorted(self._venue_configs)) + "-001")
@@ -202,7 +203,9 @@ class BacktestEngine:
             self.instruments.values(),
             equity_sample_ns=self._equity_sample_ns,
         )
-        self.risk = RiskEngine(self.bus, self.clock, self.ids, self.portfolio, self.execution, self._risk_config)
+        self.risk = RiskEngine(
+            self.bus, self.clock, self.ids, self.portfolio, self.execution, self._risk_config
+        )
         context = StrategyContext(
             bus=self.bus,
             clock=self.clock,
@@ -267,10 +270,17 @@ class BacktestEngine:
         set_time = clock.set_time
         advance = clock.advance_time
         publish = self.bus.publish
-        venue_by_iid: dict[InstrumentId, SimulatedExchange] = {
-            iid: self.venues[inst.venue] for iid, inst in self.instruments.items() if inst.venue in self.venues
-        }
-        single = next(iter(self.venues.values())) if len(self.venues) == 1 else None
+        # The venue of each instrument, and its matcher per data type: found once, not per message.
+        matchers: dict[tuple[type, InstrumentId], tuple[SimulatedExchange, Callable[[Any], None]]] = {}
+        for iid, inst in self.instruments.items():
+            venue = self.venues.get(Venue(inst.venue))
+            if venue is not None:
+                matchers[(Bar, iid)] = (venue, venue.process_bar)
+                matchers[(TradeTick, iid)] = (venue, venue.process_trade_tick)
+                matchers[(QuoteTick, iid)] = (venue, venue.process_quote_tick)
+        last_key: tuple[type, InstrumentId] | None = None
+        venue: SimulatedExchange | None = None
+        match: Callable[[Any], None] | None = None
         step = 1 << 14
         count = 0
         for data in self._merged():
@@ -279,16 +289,15 @@ class BacktestEngine:
                 advance(ts)
             else:
                 set_time(ts)
-            venue = single if single is not None else venue_by_iid.get(data.instrument_id)  # type: ignore[attr-defined]
-            if venue is not None:
-                venue.advance_time(ts)
-                cls = type(data)
-                if cls is Bar:
-                    venue.process_bar(data)  # type: ignore[arg-type]
-                elif cls is TradeTick:
-                    venue.process_trade_tick(data)  # type: ignore[arg-type]
-                elif cls is QuoteTick:
-                    venue.process_quote_tick(data)  # type: ignore[arg-type]
+            cls = type(data)
+            iid = data.instrument_id  # type: ignore[attr-defined]
+            if last_key is None or cls is not last_key[0] or iid != last_key[1]:
+                last_key = (cls, iid)
+                venue, match = matchers.get(last_key, (None, None))
+            if venue is not None and match is not None:
+                if ts >= venue.next_due_ns:
+                    venue.advance_time(ts)
+                match(data)
             publish(data)
             count += 1
             if progress is not None and not count % step:
@@ -349,4 +358,3 @@ class BacktestEngine:
 
 def _iid(item: Data) -> InstrumentId:
     return item.instrument_id  # type: ignore[attr-defined, no-any-return]
-

@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, get_type_hints
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from tradeloop.analysis.records import RunInfo
 from tradeloop.analysis.report import ReportPaths, write_report
@@ -19,6 +19,7 @@ from tradeloop.config.loader import format_validation_error
 from tradeloop.core.clock import NANOS_PER_MILLI, NANOS_PER_SECOND
 from tradeloop.core.errors import ConfigError, TradeloopError
 from tradeloop.core.message import Data
+from tradeloop.data.columns import FileFormat
 from tradeloop.data.loaders import load_bars, load_quote_ticks, load_trade_ticks
 from tradeloop.data.sample import load_sample_trades, sample_instrument
 from tradeloop.data.synthetic import generate_bars
@@ -33,10 +34,16 @@ from tradeloop.model.instruments import (
 )
 from tradeloop.model.objects import Money
 from tradeloop.runtime.backtest import BacktestEngine, BacktestResult, ProgressCallback
-from tradeloop.runtime.config import BacktestConfig, DataConfig, InstrumentConfig, StrategyEntry, VenueSettings
+from tradeloop.runtime.config import (
+    BacktestConfig,
+    DataConfig,
+    InstrumentConfig,
+    StrategyEntry,
+    VenueSettings,
+)
 from tradeloop.strategy.config import StrategyConfig
 from tradeloop.strategy.strategy import Strategy
-from tradeloop.venues.simulated import FillModel, LatencyModel, SimulatedVenueConfig
+from tradeloop.venues.simulated import AccountType, FeeModel, FillModel, LatencyModel, SimulatedVenueConfig
 
 __all__ = ["SAMPLE_CONFIG", "RunOutcome", "build_engine", "load_strategy", "run_backtest"]
 
@@ -137,15 +144,19 @@ def load_data(cfg: DataConfig) -> tuple[Instrument, list[Data]]:
         return instrument, list(bars)
     assert cfg.path is not None
     epoch = None if cfg.timestamp_unit == "iso" else cfg.timestamp_unit
-    fmt = "csv" if cfg.source == "csv" else "parquet"
+    fmt: FileFormat = "csv" if cfg.source == "csv" else "parquet"
     if cfg.kind == "trades":
         loaded: Any = load_trade_ticks(
             cfg.path, instrument, file_format=fmt, epoch_unit=epoch, on_error=cfg.on_error
         )
     elif cfg.kind == "quotes":
-        loaded = load_quote_ticks(cfg.path, instrument, file_format=fmt, epoch_unit=epoch, on_error=cfg.on_error)
+        loaded = load_quote_ticks(
+            cfg.path, instrument, file_format=fmt, epoch_unit=epoch, on_error=cfg.on_error
+        )
     else:
-        loaded = load_bars(cfg.path, instrument, spec, file_format=fmt, epoch_unit=epoch, on_error=cfg.on_error)
+        loaded = load_bars(
+            cfg.path, instrument, spec, file_format=fmt, epoch_unit=epoch, on_error=cfg.on_error
+        )
     return instrument, list(loaded.data)
 
 
@@ -164,13 +175,13 @@ def load_strategy(entry: StrategyEntry) -> Strategy:
         raise ConfigError(f"strategies: {path!r} is not a Strategy subclass")
     hints = get_type_hints(cls.__init__)
     config_cls = hints.get("config", StrategyConfig)
-    if isinstance(config_cls, type) and issubclass(config_cls, BaseModel):
+    if isinstance(config_cls, type) and issubclass(config_cls, StrategyConfig):
         try:
             config = config_cls.model_validate(entry.config)
         except ValidationError as exc:
             raise ConfigError(format_validation_error(exc, f"strategies ({class_name}).config")) from None
         return cls(config)
-    raise ConfigError(f"strategies: {path!r} must take a pydantic config (a StrategyConfig subclass)")
+    raise ConfigError(f"strategies: {path!r} must take a StrategyConfig subclass as its config")
 
 
 def venue_config(settings: VenueSettings) -> SimulatedVenueConfig:
@@ -179,12 +190,13 @@ def venue_config(settings: VenueSettings) -> SimulatedVenueConfig:
     try:
         return SimulatedVenueConfig(
             starting_balances=Money.from_decimal(settings.starting_balance, settings.currency),
-            account_type=settings.account_type,
+            account_type=AccountType(settings.account_type),
             leverage=max(settings.leverage, Decimal(1)),
             fill_model=FillModel(
                 max_volume_participation=settings.max_volume_participation,
                 slippage_ticks=settings.slippage_ticks,
             ),
+            fee_model=FeeModel(maker_fee=settings.maker_fee, taker_fee=settings.taker_fee),
             latency_model=LatencyModel(base_ns=latency, jitter_ns=jitter, seed=settings.seed),
         )
     except TradeloopError as exc:
@@ -221,7 +233,11 @@ def run_backtest(
     folder.mkdir(parents=True, exist_ok=True)
     log_path = folder / "events.sqlite" if cfg.log.enabled else None
     if log_path is not None:
-        for stale in (log_path, log_path.with_name(log_path.name + "-wal"), log_path.with_name(log_path.name + "-shm")):
+        for stale in (
+            log_path,
+            log_path.with_name(log_path.name + "-wal"),
+            log_path.with_name(log_path.name + "-shm"),
+        ):
             stale.unlink(missing_ok=True)
     engine = build_engine(cfg, event_log=log_path)
     result = engine.run(progress=progress)

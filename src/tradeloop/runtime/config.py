@@ -111,6 +111,8 @@ class VenueSettings(_Frozen):
     latency_jitter_ms: Decimal = Field(Decimal(0), ge=0)
     max_volume_participation: Decimal | None = Field(None, gt=0, le=1)
     slippage_ticks: int = Field(0, ge=0)
+    maker_fee: Decimal | None = Field(None, gt=-1, lt=1)
+    taker_fee: Decimal | None = Field(None, gt=-1, lt=1)
     seed: int = 0
 
 
@@ -125,7 +127,7 @@ class StrategyEntry(_Frozen):
     @field_validator("class_path")
     @classmethod
     def _shape(cls, value: str) -> str:
-        module, sep, name = value.replace(":", ".").rpartition(".")
+        module, _, name = value.replace(":", ".").rpartition(".")
         if not module or not name:
             raise ValueError(f"expected 'package.module:ClassName', got {value!r}")
         return value

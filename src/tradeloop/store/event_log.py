@@ -184,6 +184,8 @@ def read_event_log(path: Path | str, *, types: set[str] | None = None) -> Iterat
                             f"event log {path}: row {seq} has unknown message type {type_name!r}"
                         ) from None
                     decoder = decoders[type_name] = msgspec.msgpack.Decoder(cls)
-                yield EventLogRecord(seq, type_name, ts_event, ts_init, mid, corr, cause, decoder.decode(payload))
+                yield EventLogRecord(
+                    seq, type_name, ts_event, ts_init, mid, corr, cause, decoder.decode(payload)
+                )
     finally:
         conn.close()

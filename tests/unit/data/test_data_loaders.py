@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import gzip
+import tempfile
 from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tradeloop.core.errors import DataError
 from tradeloop.data import (
@@ -114,6 +117,36 @@ def test_trailing_zeros_and_whitespace_and_exponent_are_accepted(tmp_path: Path)
     )
     prices = [str(t.price) for t in load_trade_ticks(path, ES).data]
     assert prices == ["1640.25", "1640.50", "1640.00"]
+
+
+FINE = CryptoSpot("FINE.SIM", tick="0.000001", lot="0.001")
+spellings = st.sampled_from(
+    [lambda d: f"{d:f}", lambda d: f"{d:e}", lambda d: f" {d:f}000 ", lambda d: f"+{d:f}"]
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(
+        st.decimals(min_value=Decimal("0.000001"), max_value=Decimal("99999999"), places=6),
+        min_size=1,
+        max_size=25,
+    ),
+    spell=spellings,
+    with_bad_cell=st.booleans(),
+)
+def test_any_on_grid_decimal_loads_to_its_exact_raw(
+    values: list[Decimal], spell: object, with_bad_cell: bool
+) -> None:
+    # A bad cell sends the whole column down the per-row path; both paths must agree.
+    lines = [f"2024-01-01,{spell(v)},1" for v in values]  # type: ignore[operator]
+    if with_bad_cell:
+        lines.append("2024-01-01,oops,1")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = trades_csv(Path(tmp), "\n".join(lines) + "\n")
+        result = load_trade_ticks(path, FINE, on_error="skip")
+    assert [t.price.raw for t in result.data] == [int(v.scaleb(9)) for v in values]
+    assert result.skipped == ({"invalid_number": 1} if with_bad_cell else {})
 
 
 def test_result_reports_rows_and_source_and_no_skips(tmp_path: Path) -> None:
@@ -629,3 +662,11 @@ def test_bars_load_from_parquet_with_typed_columns(tmp_path: Path) -> None:
     assert [b.ts_event for b in bars] == [60 * 10**9, 120 * 10**9]
     assert [str(b.low) for b in bars] == ["99.00", "99.25"]
     assert [b.volume.raw for b in bars] == [10 * 10**9, 20 * 10**9]
+
+
+def test_every_public_name_of_the_data_package_resolves() -> None:
+    import tradeloop.data as data
+
+    assert sorted(data.__all__) == sorted(set(data.__all__))
+    for name in data.__all__:
+        assert getattr(data, name) is not None

@@ -342,11 +342,6 @@ def test_account_refuses_a_fill_in_another_currency() -> None:
     assert account.cash_raw == account.starting_raw
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueRangeError,
-    reason="notionals finer than the quote currency's precision make Account.cash unreadable (reported)",
-)
 @pytest.mark.parametrize(
     "make_instrument",
     [

@@ -119,11 +119,16 @@ def test_raw_off_the_precision_grid_is_rejected() -> None:
     with pytest.raises(ValueRangeError, match="decimal places"):
         Quantity(5, 8)
     with pytest.raises(ValueRangeError, match="decimal places"):
-        Money(1, "USD")
-    with pytest.raises(ValueRangeError, match="decimal places"):
-        Money.from_str("1.001", "USD")
-    with pytest.raises(ValueRangeError, match="decimal places"):
-        Money.from_str("0.5", "JPY")
+        Money.from_str("0.0000000001", "USD")
+
+
+def test_money_keeps_sub_currency_amounts_exact_and_shows_them() -> None:
+    # A ledger must not round: a BTC trade quoted in USD moves cash by fractions of a cent.
+    assert str(Money(1, "USD")) == "0.000000001 USD"
+    assert str(Money.from_str("1.001", "USD")) == "1.001 USD"
+    assert str(Money.from_str("0.5", "JPY")) == "0.5 JPY"
+    assert str(Money.from_str("2", "USD")) == "2.00 USD"
+    assert Money.from_str("1.001", "USD").as_decimal() == Decimal("1.001")
 
 
 @pytest.mark.parametrize("precision", [-1, 10])

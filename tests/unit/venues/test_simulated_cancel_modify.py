@@ -121,12 +121,12 @@ def test_modify_rejections_name_their_reason(sim):
     limit = sim.submit("BUY", 10, "LIMIT", price="98.00")
     market_on_other = sim.submit("BUY", 1, "STOP_MARKET", trigger="101.00")
     cases = [
-        (dict(coid="NOPE", price="99.00"), "unknown order"),
-        (dict(coid=limit), "nothing to modify"),
-        (dict(coid=limit, price="98.001"), "invalid price"),
-        (dict(coid=limit, qty="0"), "invalid quantity"),
-        (dict(coid=limit, trigger="97.00"), "no trigger price"),
-        (dict(coid=market_on_other, price="101.00"), "no limit price"),
+        ({"coid": "NOPE", "price": "99.00"}, "unknown order"),
+        ({"coid": limit}, "nothing to modify"),
+        ({"coid": limit, "price": "98.001"}, "invalid price"),
+        ({"coid": limit, "qty": "0"}, "invalid quantity"),
+        ({"coid": limit, "trigger": "97.00"}, "no trigger price"),
+        ({"coid": market_on_other, "price": "101.00"}, "no limit price"),
     ]
     for kwargs, expected in cases:
         before = len(sim.of(OrderModifyRejected))

@@ -9,7 +9,9 @@ from tradeloop.venues.simulated import FaultConfig, SimulatedVenueConfig
 
 
 def _faulty(**faults) -> SimulatedVenueConfig:
-    return SimulatedVenueConfig(starting_balances=Money.from_str("100000", "USD"), faults=FaultConfig(**faults))
+    return SimulatedVenueConfig(
+        starting_balances=Money.from_str("100000", "USD"), faults=FaultConfig(**faults)
+    )
 
 
 def test_reject_orders_fault_rejects_every_order(make_sim):

@@ -174,3 +174,14 @@ def test_limit_fills_only_once_per_bar_even_if_walk_touches_it_twice(sim):
     coid = sim.submit("BUY", 10, "LIMIT", price="99.00")
     sim.bar("99.00", "101.00", "98.00", "99.00")
     assert len(sim.fills(coid)) == 1
+
+
+def test_sell_stop_on_quotes_watches_the_bid_and_fills_at_it(sim):
+    sim.quote("100.00", "100.02")
+    sim.submit("BUY", 10)
+    sim.quote("100.00", "100.02")
+    stop = sim.submit("SELL", 10, "STOP_MARKET", trigger="99.50")
+    sim.quote("99.51", "99.49")  # a crossed book: the ask reaches the trigger, the bid does not
+    assert sim.fills(stop) == []
+    sim.quote("99.40", "99.45")
+    assert sim.fills(stop)[0].last_px == Price.from_str("99.40")

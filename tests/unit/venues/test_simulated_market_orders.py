@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from tradeloop.core import IdFactory, MessageBus, SimulatedClock, Venue
 from tradeloop.execution.client import ExecutionClient
 from tradeloop.model import (
+    Equity,
     LiquiditySide,
     Money,
     OrderAccepted,
@@ -14,16 +16,20 @@ from tradeloop.model import (
     OrderRejected,
     Price,
 )
-from tradeloop.venues.simulated import FillModel, SimulatedVenueConfig
+from tradeloop.venues.simulated import FillModel, SimulatedExchange, SimulatedVenueConfig
 
 
-def _client(client: ExecutionClient) -> ExecutionClient:
-    # Typed as the port: mypy checks the structural conformance of the argument.
-    return client
-
-
-def test_exchange_serves_as_execution_client_with_venue_and_account(sim):
-    client = _client(sim.venue)
+def test_exchange_serves_as_execution_client_with_venue_and_account() -> None:
+    clock = SimulatedClock(0)
+    exchange = SimulatedExchange(
+        Venue("SIM"),
+        bus=MessageBus(clock, IdFactory(1)),
+        clock=clock,
+        ids=IdFactory(2),
+        instruments=[Equity("AAPL.SIM")],
+        config=SimulatedVenueConfig(starting_balances=Money.from_str("1", "USD")),
+    )
+    client: ExecutionClient = exchange  # mypy checks the structural conformance here
     assert client.venue == "SIM"
     assert client.account_id == "SIM-001"
 
@@ -146,3 +152,64 @@ def test_fok_market_order_canceled_when_volume_cannot_fill_it_at_once(make_sim):
     assert sim.kinds(coid) == ["OrderAccepted", "OrderCanceled"]
     assert sim.venue.position_raw(sim.aapl.id) == 0
     assert sim.of(OrderCanceled, coid)[0].causation_id == sim.of(OrderAccepted, coid)[0].id
+
+
+def test_handler_that_answers_a_fill_with_an_order_sees_consistent_venue_state(sim):
+    placed = []
+
+    def on_fill(event: OrderFilled) -> None:
+        if not placed:
+            # Zero latency: handled inside this handler, while the venue publishes.
+            placed.append(sim.submit("SELL", 4, "LIMIT", price="101.00"))
+
+    sim.bus.subscribe(OrderFilled, on_fill)
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    buy = sim.submit("BUY", 4)
+    sim.bar("100.50", "100.70", "100.40", "100.60")
+    (sell,) = placed
+    # The sell was validated against the position the fill created, and its events come after.
+    assert sim.kinds(sell) == ["OrderAccepted"]
+    assert sim.events.index(sim.fills(buy)[0]) < sim.events.index(sim.of(OrderAccepted, sell)[0])
+    sim.bar("100.60", "101.20", "100.50", "101.10")
+    assert sim.fills(sell)[0].last_px == Price.from_str("101.00")
+
+
+def test_cash_market_buy_that_gaps_past_the_cash_fills_what_it_can_and_cancels_the_rest(make_sim):
+    sim = make_sim(config=SimulatedVenueConfig(starting_balances=Money.from_str("1005", "USD")))
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    coid = sim.submit("BUY", 10)
+    assert sim.kinds(coid) == ["OrderAccepted"]
+    sim.bar("120.00", "120.00", "120.00", "120.00")
+    assert sim.kinds(coid) == ["OrderAccepted", "OrderFilled", "OrderCanceled"]
+    assert sim.filled_qty(coid) == 8  # 8 x 120 + fee fits in 1005; 9 x 120 does not
+    assert sim.venue.balance().raw >= 0
+
+
+def test_bars_do_not_match_when_bar_execution_is_off_but_still_set_the_last_price(make_sim):
+    sim = make_sim(
+        config=SimulatedVenueConfig(starting_balances=Money.from_str("100000", "USD"), bar_execution=False)
+    )
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    coid = sim.submit("BUY", 1)
+    assert sim.kinds(coid) == ["OrderAccepted"]
+    sim.bar("101.00", "101.00", "101.00", "101.00")
+    assert sim.fills(coid) == []
+    sim.trade("101.05")
+    assert sim.fills(coid)[0].last_px == Price.from_str("101.05")
+
+
+def test_open_orders_report_what_the_venue_holds(sim):
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    limit = sim.submit("BUY", 10, "LIMIT", price="99.00")
+    stop = sim.submit("BUY", 5, "STOP_MARKET", trigger="105.00")
+    reports = sim.venue.open_orders()
+    assert [r.client_order_id for r in reports] == [limit, stop]
+    first = reports[0]
+    assert (first.venue_order_id, first.price, first.trigger_price) == (
+        "SIM-1",
+        Price.from_str("99.00"),
+        None,
+    )
+    assert first.filled_qty.raw == 0
+    assert reports[1].trigger_price == Price.from_str("105.00")
+    assert sim.venue.order_report("NOPE") is None

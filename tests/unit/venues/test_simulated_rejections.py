@@ -181,3 +181,19 @@ def test_instruments_of_another_venue_or_currency_are_a_config_error(make_sim):
         make_sim(instruments=[Equity("AAPL.NASDAQ")])
     with pytest.raises(ConfigError, match="quoted in USDT"):
         make_sim(instruments=[CryptoSpot("BTCUSDT.SIM")])
+
+
+def test_cash_account_accepts_reduce_only_bracket_whose_second_leg_is_canceled_once_flat(sim):
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    sim.submit("BUY", 10)
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    stop = sim.submit("SELL", 10, "STOP_MARKET", trigger="95.00", reduce_only=True)
+    target = sim.submit("SELL", 10, "LIMIT", price="110.00", reduce_only=True)
+    assert sim.kinds(stop) == sim.kinds(target) == ["OrderAccepted"]
+    # A plain sell on top of them still may not exceed the position.
+    assert "no shorting" in _reason(sim, sim.submit("SELL", 11, "LIMIT", price="120.00"))
+    sim.bar("100.00", "111.00", "99.00", "110.50")
+    assert sim.kinds(target) == ["OrderAccepted", "OrderFilled"]
+    sim.bar("96.00", "96.00", "94.00", "94.50")
+    assert sim.kinds(stop) == ["OrderAccepted", "OrderTriggered", "OrderCanceled"]
+    assert sim.venue.position_raw(sim.aapl.id) == 0

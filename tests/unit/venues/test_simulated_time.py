@@ -119,3 +119,14 @@ def test_commands_never_overtake_each_other_in_flight(make_sim):
     stamps = [e.ts_event for e in sim.events]
     assert stamps == sorted(stamps)
     assert sim.of(OrderCanceled)[0].causation_id.startswith("cmd-")
+
+
+def test_next_due_reports_when_advance_time_has_work(make_sim):
+    sim = make_sim(config=_latency(250 * NANOS_PER_MILLI))
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    assert sim.venue.next_due_ns == 2**63 - 1
+    sent = sim.clock.timestamp_ns()
+    sim.submit("BUY", 1, "LIMIT", price="90.00", time_in_force="DAY")
+    assert sim.venue.next_due_ns == sent + 250 * NANOS_PER_MILLI
+    sim.venue.advance_time(sim.venue.next_due_ns)
+    assert sim.venue.next_due_ns == (sent // DAY_NS + 1) * DAY_NS

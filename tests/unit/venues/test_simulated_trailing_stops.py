@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings
@@ -114,7 +115,7 @@ def test_trailing_trigger_follows_best_price_and_never_moves_backwards(make_sim,
             break
     seen = [p.as_decimal() for p in _triggers(sim, coid)]
     assert seen == expected_triggers
-    moves = [b - a for a, b in zip(seen, seen[1:], strict=False)]
+    moves = [b - a for a, b in itertools.pairwise(seen)]
     assert all(m * sign < 0 for m in moves)  # buy stops only come down, sell stops only go up
     fills = sim.fills(coid)
     if fill_px is None:

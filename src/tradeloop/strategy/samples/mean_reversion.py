@@ -64,7 +64,7 @@ class MeanReversion(Strategy):
             return
         position = self.position(bar.instrument_id)
         net = position.net_raw if position is not None else 0
-        if net > 0 and close >= self.bands.middle or net < 0 and close <= self.bands.middle:
+        if (net > 0 and close >= self.bands.middle) or (net < 0 and close <= self.bands.middle):
             self.close_position(bar.instrument_id)
             return
         if net or self.open_orders(bar.instrument_id):

@@ -10,7 +10,9 @@ the strategies do:
   in time order (an expiry at the same instant as a command's arrival goes first).
 * ``process_bar`` / ``process_quote_tick`` / ``process_trade_tick`` match the working orders of
   that instrument against the data point, then remember it as the latest market state. With no
-  working order on the instrument this is one dict lookup and one dict store.
+  working order on the instrument this is one dict lookup and one dict store. With
+  ``bar_execution`` off, bars only update the latest market state (use it when the same
+  instrument is also fed quotes or trades).
 
 Commands and latency
     A command sent at clock time ``ts`` reaches the venue at ``ts + base_ns +
@@ -35,7 +37,9 @@ Validation on arrival (``OrderRejected`` with a ``reason``; else ``OrderAccepted
       fee``, the notional taken at the limit price (limit, stop-limit), the trigger (stop,
       trailing stop) or the last known price (market: the ask of the latest quote, else the
       latest trade price or bar close; a market order with no known price is rejected). A
-      sell needs the venue-side position, less the other open sells (no shorting).
+      sell needs the venue-side position, less the other open sells (no shorting); a
+      reduce-only sell reserves nothing, since it can never go short (so a stop-loss and a
+      take-profit may both cover one position).
     * MARGIN: buying power is ``equity x leverage`` minus the gross exposure of the open
       positions (marked at the latest mid, trade or close) and of the open orders; an order
       needs buying power for the notional of the part of it that would grow the position (the
@@ -67,7 +71,7 @@ Fills (one fill per order per data point; every fill is ``OrderFilled`` with ``t
       the best price (``BASIS_POINTS``). The trigger only ever moves in the favourable direction,
       and each move is published as ``OrderUpdated``; at acceptance it starts at the given
       trigger or the one the offset puts behind the current market, whichever is nearer the
-      market (``OrderUpdated`` follows ``OrderAccepted`` if it differs from the order's).
+      market (``OrderUpdated`` follows ``OrderAccepted`` unless it is the order's own trigger).
     * Bars are walked as four prices: open, then the extreme nearer the open, the other
       extreme, and the close (O-H-L-C when the high is nearer the open than the low, otherwise
       O-L-H-C). Only the open is a gap; the walk between points is continuous, which is why a
@@ -111,7 +115,8 @@ Ledger
     VenueLedger`): cash moves by each fill's notional (``Instrument.notional_raw``) and fee,
     positions are netted per instrument. :meth:`SimulatedExchange.balance`,
     :meth:`~SimulatedExchange.position_raw` and :meth:`~SimulatedExchange.open_orders` report
-    them for reconciliation.
+    them for reconciliation (``balance`` rounds half to even only when the exact cash, which
+    ``cash_raw`` gives, has more decimals than the currency).
 
 Re-entrancy
     Events are buffered while the venue works and published once its state is consistent. A

@@ -29,7 +29,7 @@ from tradeloop.venues.simulated.working_order import (
     WorkingOrder,
 )
 
-__all__ = ["OrderChecks", "reducible"]
+__all__ = ["OrderChecks", "exposure_px", "reducible"]
 
 _UNTRIGGERED = (MODE_STOP_MARKET, MODE_STOP_LIMIT, MODE_TRAILING)
 
@@ -183,7 +183,7 @@ class OrderChecks:
         if mode == MODE_TRAILING and ref is not None:
             trigger = None  # the trail sets it from the market, which is the reference here
         px = exposure_px(mode, spec.price.raw if spec.price is not None else 0, trigger, ref)
-        return self.account_problem(inst, is_buy, px, qty, None)
+        return self.account_problem(inst, is_buy, px, qty, None, reduce_only=spec.reduce_only)
 
     def modify_problem(self, o: WorkingOrder, command: ModifyOrder) -> str | None:
         """Why the venue refuses to modify open order ``o``, or ``None``."""
@@ -228,7 +228,7 @@ class OrderChecks:
         px = exposure_px(o.mode, price, trigger, o.reserve_px_raw) or 0
         grows = abs(inst.notional_raw(px, leaves)) > abs(inst.notional_raw(o.reserve_px_raw, o.leaves_raw))
         if grows or leaves > o.leaves_raw:
-            return self.account_problem(inst, o.is_buy, px, leaves, o)
+            return self.account_problem(inst, o.is_buy, px, leaves, o, reduce_only=o.reduce_only)
         return None
 
     # -- the account -----------------------------------------------------------------------
@@ -268,17 +268,28 @@ class OrderChecks:
         return equity * self._leverage_raw // FIXED_SCALAR - gross
 
     def account_problem(
-        self, inst: Instrument, is_buy: bool, px: int | None, qty: int, exclude: WorkingOrder | None
+        self,
+        inst: Instrument,
+        is_buy: bool,
+        px: int | None,
+        qty: int,
+        exclude: WorkingOrder | None,
+        *,
+        reduce_only: bool = False,
     ) -> str | None:
         """Why the account cannot carry ``qty`` more at ``px`` (besides ``exclude``), or ``None``."""
         ccy = self._ledger.currency
         taker = self._taker_rates[inst.id]
         if self._cash_account and not is_buy:
+            if reduce_only:
+                # Checked against the position already, and capped to it at fill time: a
+                # reduce-only sell can never go short, so it commits nothing (brackets work).
+                return None
             pos = self._ledger.position_raw(inst.id)
             committed = sum(
                 o.leaves_raw
                 for o in self._open()
-                if o.instrument_id == inst.id and not o.is_buy and o is not exclude
+                if o.instrument_id == inst.id and not o.is_buy and not o.reduce_only and o is not exclude
             )
             if qty > pos - committed:
                 return (

@@ -235,7 +235,5 @@ class SimulatedVenueConfig:
         ):
             if not isinstance(getattr(self, key), cls):
                 raise ConfigError(f"{key} must be a {cls.__name__}, got {getattr(self, key)!r}")
-        if self.account_id is not None and (
-            not self.account_id or self.account_id.strip() != self.account_id
-        ):
+        if self.account_id is not None and (not self.account_id or any(c.isspace() for c in self.account_id)):
             raise ConfigError(f"account_id must be a non-empty id without spaces, got {self.account_id!r}")

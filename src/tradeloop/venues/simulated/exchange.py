@@ -217,6 +217,15 @@ class SimulatedExchange:
     def config(self) -> SimulatedVenueConfig:
         return self._config
 
+    @property
+    def next_due_ns(self) -> int:
+        """When :meth:`advance_time` next has work (a command arriving or an order expiring).
+
+        ``2**63 - 1`` when nothing is pending. It may be early (the order it was set for has
+        since closed), never late, so an engine may call ``advance_time`` at this time.
+        """
+        return self._next_due
+
     # -- the ExecutionClient port ----------------------------------------------------------
 
     def submit_order(self, command: SubmitOrder) -> None:

@@ -137,9 +137,15 @@ class OrderMatcher:
         self._dp += 1
         low = bar.low.raw
         high = bar.high.raw
-        actors = [o for o in book.orders if _may_act_in_bar(o, low, high)]
-        if not actors:
-            return
+        actors: list[WorkingOrder] | None = None
+        for o in book.orders:
+            if _may_act_in_bar(o, low, high):
+                if actors is None:
+                    actors = [o]
+                else:
+                    actors.append(o)
+        if actors is None:
+            return  # the common case: resting orders the bar does not reach
         cap = self._cap(book.instrument, bar.volume.raw)
         op = bar.open.raw
         first, second = (high, low) if high - op < op - low else (low, high)

@@ -1,0 +1,206 @@
+"""tradeloop benchmarks: print the figures, judge nothing.
+
+    python benchmarks/run.py                # everything, full size
+    python benchmarks/run.py --bars 200000  # a smaller headline run
+
+Each scenario runs in its own process so its peak memory (max RSS) is its own.
+
+Scenarios
+---------
+* ``backtest-log-off`` / ``backtest-log-on``: the headline workload. A moving-average crossover
+  (SMA 10 / SMA 30; buy 100 units on a cross up, flat on a cross down) over N seeded synthetic
+  one-minute bars through the whole loop: bus, strategy, risk, execution, simulated venue,
+  portfolio; with the SQLite event log off, then on. The bars are generated before the clock
+  starts (generation time is printed apart).
+* ``bus``: dispatch throughput of the message bus: messages published from outside the reactor
+  on all four lanes (each publish runs to completion) plus bursts published from inside a
+  handler that the reactor drains in lane order; one no-op subscriber per type.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, ClassVar
+
+TARGETS = {
+    "backtest-log-off": 500_000,
+    "backtest-log-on": 200_000,
+    "bus": 3_000_000,
+}
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def scenario_backtest(bars: int, log: bool) -> dict[str, Any]:
+    from tradeloop.data.synthetic import generate_bars
+    from tradeloop.model import BarSpec, Equity, Money
+    from tradeloop.runtime import BacktestEngine
+    from tradeloop.strategy.samples import MovingAverageCrossover, MovingAverageCrossoverConfig
+    from tradeloop.venues.simulated import AccountType, SimulatedVenueConfig
+
+    instrument = Equity("BENCH.SIM")
+    t0 = time.perf_counter()
+    data = generate_bars(instrument, bars, spec=BarSpec.parse("1-MINUTE"), seed=7, start_price="100")
+    gen_s = time.perf_counter() - t0
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = BacktestEngine(
+            seed=1,
+            event_log=Path(tmp) / "events.sqlite" if log else None,
+            equity_sample_ns=3_600 * 1_000_000_000,
+            run_id="bench",
+        )
+        engine.add_instrument(instrument)
+        engine.add_venue(
+            "SIM",
+            SimulatedVenueConfig(
+                starting_balances=Money.from_str("10000000", "USD"), account_type=AccountType.MARGIN
+            ),
+        )
+        engine.add_data(data)
+        engine.add_strategy(
+            MovingAverageCrossover(
+                MovingAverageCrossoverConfig(instrument_id="BENCH.SIM", fast=10, slow=30, quantity=Decimal(100))
+            )
+        )
+        t0 = time.perf_counter()
+        result = engine.run()
+        run_s = time.perf_counter() - t0
+    return {
+        "bars": bars,
+        "generate_s": round(gen_s, 3),
+        "run_s": round(run_s, 3),
+        "rate": round(bars / run_s),
+        "unit": "bars/s",
+        "trades": len(result.trades),
+        "orders": result.orders,
+        "final_pnl": str(result.final_equity - result.starting_balance),
+        "messages": result.message_total,
+        "event_log_hash": result.event_log_hash,
+        "peak_rss_mb": round(_peak_mb(), 1),
+    }
+
+
+def scenario_bus(messages: int) -> dict[str, Any]:
+    from tradeloop.core import Event, IdFactory, Lane, MessageBus, SimulatedClock
+    from tradeloop.model import Bar, BarSpec, Price, Quantity
+
+    class Critical(Event, frozen=True, kw_only=True, gc=False):
+        LANE: ClassVar[Lane] = Lane.CRITICAL
+
+    class High(Event, frozen=True, kw_only=True, gc=False):
+        LANE: ClassVar[Lane] = Lane.HIGH
+
+    class Low(Event, frozen=True, kw_only=True, gc=False):
+        LANE: ClassVar[Lane] = Lane.LOW
+
+    clock = SimulatedClock()
+    bus = MessageBus(clock, IdFactory(0), history_size=0)
+    seen = [0]
+
+    def count(_: object) -> None:
+        seen[0] += 1
+
+    p = Price(100_000_000_000, 2)
+    q = Quantity(1_000_000_000, 0)
+    spec = BarSpec.parse("1-MINUTE")
+    pool: list[Any] = []
+    for i in range(1000):
+        kind = i % 4
+        if kind == 0:
+            pool.append(Critical(id="c", correlation_id="c", ts_event=i, ts_init=i))
+        elif kind == 1:
+            pool.append(High(id="h", correlation_id="h", ts_event=i, ts_init=i))
+        elif kind == 2:
+            pool.append(
+                Bar(instrument_id="X.SIM", spec=spec, open=p, high=p, low=p, close=p, volume=q, ts_event=i, ts_init=i)  # type: ignore[arg-type]
+            )
+        else:
+            pool.append(Low(id="l", correlation_id="l", ts_event=i, ts_init=i))
+    for t in (Critical, High, Bar, Low):
+        bus.subscribe(t, count)
+
+    class Burst(Event, frozen=True, kw_only=True, gc=False):
+        LANE: ClassVar[Lane] = Lane.HIGH
+
+    burst = pool[:16]
+
+    def fan_out(_: object) -> None:
+        for m in burst:
+            bus.publish(m)
+
+    bus.subscribe(Burst, fan_out)
+    trigger = Burst(id="b", correlation_id="b", ts_event=0, ts_init=0)
+    publish = bus.publish
+    rounds = messages // 2 // len(pool)
+    t0 = time.perf_counter()
+    for _ in range(rounds):
+        for m in pool:
+            publish(m)
+    direct_s = time.perf_counter() - t0
+    bursts = messages // 2 // (len(burst) + 1)
+    t0 = time.perf_counter()
+    for _ in range(bursts):
+        publish(trigger)
+    burst_s = time.perf_counter() - t0
+    total = rounds * len(pool) + bursts * (len(burst) + 1)
+    assert seen[0] + bursts == total, (seen[0], total)
+    return {
+        "messages": total,
+        "run_s": round(direct_s + burst_s, 3),
+        "rate": round(total / (direct_s + burst_s)),
+        "unit": "msgs/s",
+        "external_publish_rate": round(rounds * len(pool) / direct_s),
+        "queued_lane_rate": round(bursts * (len(burst) + 1) / burst_s),
+        "peak_rss_mb": round(_peak_mb(), 1),
+    }
+
+
+def _child(name: str, size: int) -> None:
+    if name == "bus":
+        out = scenario_bus(size)
+    else:
+        out = scenario_backtest(size, log=name == "backtest-log-on")
+    print(json.dumps(out))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bars", type=int, default=1_000_000, help="bars in the headline backtest")
+    parser.add_argument("--bus-messages", type=int, default=4_000_000, help="messages in the bus benchmark")
+    parser.add_argument("--only", choices=sorted(TARGETS), action="append", help="run only these scenarios")
+    parser.add_argument("--child", nargs=2, metavar=("SCENARIO", "SIZE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _child(args.child[0], int(args.child[1]))
+        return
+    names = args.only or ["backtest-log-off", "backtest-log-on", "bus"]
+    print(f"tradeloop benchmarks (python {sys.version.split()[0]}, one process per scenario)")
+    for name in names:
+        size = args.bus_messages if name == "bus" else args.bars
+        proc = subprocess.run(
+            [sys.executable, __file__, "--child", name, str(size)], capture_output=True, text=True, check=False
+        )
+        if proc.returncode != 0:
+            print(f"{name}: FAILED\n{proc.stderr}")
+            sys.exit(1)
+        out = json.loads(proc.stdout.strip().splitlines()[-1])
+        target = TARGETS[name]
+        verdict = "meets" if out["rate"] >= target else "below"
+        print(f"\n{name}: {out['rate']:,} {out['unit']} ({verdict} target {target:,})")
+        for key, value in out.items():
+            if key not in ("rate", "unit"):
+                print(f"  {key}: {value:,}" if isinstance(value, int) else f"  {key}: {value}")
+
+
+if __name__ == "__main__":
+    main()
