@@ -19,9 +19,9 @@ from __future__ import annotations
 import heapq
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tradeloop.analysis.records import EquityPoint, TradeRecord
 from tradeloop.analysis.statistics import Statistics, compute_statistics
@@ -273,11 +273,11 @@ class BacktestEngine:
         # The venue of each instrument, and its matcher per data type: found once, not per message.
         matchers: dict[tuple[type, InstrumentId], tuple[SimulatedExchange, Callable[[Any], None]]] = {}
         for iid, inst in self.instruments.items():
-            venue = self.venues.get(Venue(inst.venue))
-            if venue is not None:
-                matchers[(Bar, iid)] = (venue, venue.process_bar)
-                matchers[(TradeTick, iid)] = (venue, venue.process_trade_tick)
-                matchers[(QuoteTick, iid)] = (venue, venue.process_quote_tick)
+            exchange = self.venues.get(Venue(inst.venue))
+            if exchange is not None:
+                matchers[(Bar, iid)] = (exchange, exchange.process_bar)
+                matchers[(TradeTick, iid)] = (exchange, exchange.process_trade_tick)
+                matchers[(QuoteTick, iid)] = (exchange, exchange.process_quote_tick)
         last_key: tuple[type, InstrumentId] | None = None
         venue: SimulatedExchange | None = None
         match: Callable[[Any], None] | None = None
