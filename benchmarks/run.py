@@ -69,7 +69,9 @@ def scenario_backtest(bars: int, log: bool) -> dict[str, Any]:
         engine.add_data(data)
         engine.add_strategy(
             MovingAverageCrossover(
-                MovingAverageCrossoverConfig(instrument_id="BENCH.SIM", fast=10, slow=30, quantity=Decimal(100))
+                MovingAverageCrossoverConfig(
+                    instrument_id="BENCH.SIM", fast=10, slow=30, quantity=Decimal(100)
+                )
             )
         )
         t0 = time.perf_counter()
@@ -122,7 +124,17 @@ def scenario_bus(messages: int) -> dict[str, Any]:
             pool.append(High(id="h", correlation_id="h", ts_event=i, ts_init=i))
         elif kind == 2:
             pool.append(
-                Bar(instrument_id="X.SIM", spec=spec, open=p, high=p, low=p, close=p, volume=q, ts_event=i, ts_init=i)  # type: ignore[arg-type]
+                Bar(
+                    instrument_id="X.SIM",
+                    spec=spec,
+                    open=p,
+                    high=p,
+                    low=p,
+                    close=p,
+                    volume=q,
+                    ts_event=i,
+                    ts_init=i,
+                )  # type: ignore[arg-type]
             )
         else:
             pool.append(Low(id="l", correlation_id="l", ts_event=i, ts_init=i))
@@ -166,15 +178,14 @@ def scenario_bus(messages: int) -> dict[str, Any]:
 
 
 def _child(name: str, size: int) -> None:
-    if name == "bus":
-        out = scenario_bus(size)
-    else:
-        out = scenario_backtest(size, log=name == "backtest-log-on")
+    out = scenario_bus(size) if name == "bus" else scenario_backtest(size, log=name == "backtest-log-on")
     print(json.dumps(out))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--bars", type=int, default=1_000_000, help="bars in the headline backtest")
     parser.add_argument("--bus-messages", type=int, default=4_000_000, help="messages in the bus benchmark")
     parser.add_argument("--only", choices=sorted(TARGETS), action="append", help="run only these scenarios")
@@ -188,7 +199,10 @@ def main() -> None:
     for name in names:
         size = args.bus_messages if name == "bus" else args.bars
         proc = subprocess.run(
-            [sys.executable, __file__, "--child", name, str(size)], capture_output=True, text=True, check=False
+            [sys.executable, __file__, "--child", name, str(size)],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if proc.returncode != 0:
             print(f"{name}: FAILED\n{proc.stderr}")

@@ -251,17 +251,22 @@ class MessageBus:
                 self.dropped += 1
             low.append(msg)
 
-    def send(self, endpoint: str, msg: Message) -> None:
-        """Deliver ``msg`` to the endpoint's handler now (within the current reactor step)."""
+    def send(self, endpoint: str, msg: Message, *, forward: bool = False) -> None:
+        """Deliver ``msg`` to the endpoint's handler now (within the current reactor step).
+
+        A new message is counted, recorded and kept in history like a published one. With
+        ``forward=True`` the message was already published (a command the risk engine passes
+        on to execution) and is delivered only, so the event log holds it once.
+        """
         handler = self._endpoints.get(endpoint)
         if handler is None:
             raise KeyError(f"no handler is registered for endpoint {endpoint!r}")
-        route = self._route(type(msg))
-        route.count += 1
-        if self._recorder is not None:
-            self._recorder(msg)
-        if self.history is not None:
-            self.history.append(msg)
+        if not forward:
+            self._route(type(msg)).count += 1
+            if self._recorder is not None:
+                self._recorder(msg)
+            if self.history is not None:
+                self.history.append(msg)
         try:
             handler(msg)
         except Exception as exc:  # noqa: BLE001 - isolation is the point

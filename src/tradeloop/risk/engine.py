@@ -255,7 +255,7 @@ class RiskEngine:
 
     def _forward(self, command: TradingCommand) -> None:
         self.forwarded += 1
-        self._bus.send(EXECUTE_ENDPOINT, command)
+        self._bus.send(EXECUTE_ENDPOINT, command, forward=True)
 
     def _on_denied(self, event: OrderDenied) -> None:
         self._denials_in_flight.pop(event.client_order_id, None)

@@ -62,6 +62,8 @@ venue:
   account_type: MARGIN
   leverage: 10
   latency_ms: 1
+  taker_fee: 0.000025       # ~2 USD a contract at 1,640 x 50
+  maker_fee: 0.000025
 strategies:
   - class: tradeloop.strategy.samples:MovingAverageCrossover
     config:

@@ -737,3 +737,18 @@ def test_dispatch_follows_lane_priority_for_any_interleaving_of_publishes(sc: Sc
             k for k in delivered if sc.nodes[k].lane is Lane.NORMAL and sc.nodes[k].instrument == instrument
         ]
         assert keys == sorted(keys, key=publish_order)
+
+
+def test_forwarding_a_published_message_to_an_endpoint_does_not_record_it_twice() -> None:
+    clock = SimulatedClock(0)
+    bus = MessageBus(clock, IdFactory(1))
+    recorded: list[object] = []
+    bus.add_recorder(recorded.append)
+    received: list[object] = []
+    bus.register_endpoint("exec", received.append)
+    msg = event(HighPing, 1)
+    bus.subscribe(HighPing, lambda m: bus.send("exec", m, forward=True))
+    bus.publish(msg)
+    assert received == [msg]
+    assert recorded == [msg]
+    assert bus.count(HighPing) == 1
