@@ -40,6 +40,7 @@ Handler = Callable[[Any], None]
 """A synchronous message handler. Hot-path handlers never ``await``."""
 
 _log = logging.getLogger("tradeloop.bus")
+_HIGH = Lane.HIGH
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +201,13 @@ class MessageBus:
     def publish(self, msg: Message) -> None:
         """Queue ``msg`` on its lane; with auto-drain, run the reactor to completion."""
         if self._draining or not self._auto_drain:
-            self._enqueue(msg)
+            # Order events and commands published by handlers: append to HIGH inline (the
+            # order path publishes six per order); every other case goes through _enqueue.
+            high = self._high
+            if msg.LANE is _HIGH and len(high) < self._cap_high:
+                high.append(msg)
+            else:
+                self._enqueue(msg)
             return
         # Outside the reactor with auto-drain every lane is empty: dispatch at once, then
         # drain what the handlers queued. This is the per-tick path, so the dispatch of

@@ -155,11 +155,11 @@ class ExecutionEngine:
         if order is None:
             self.event_errors += 1
             raise TradeloopError(f"{type(event).__name__} for unknown order {event.client_order_id}")
-        if order.is_closed and isinstance(event, OrderCancelRejected | OrderModifyRejected):
+        if order.status.is_closed and isinstance(event, OrderCancelRejected | OrderModifyRejected):
             # A cancel or modify that crossed the order's fill or cancel on the wire: the venue's
             # answer is information, not a state change of a closed order.
             return
         order.apply(event)
         self.events_applied += 1
-        if order.is_closed:
+        if order.status.is_closed:
             self._open.pop(order.client_order_id, None)

@@ -106,6 +106,10 @@ ORDER_TRANSITIONS: Final[dict[tuple[OrderStatus, type[OrderEvent]], _Target]] = 
 }
 """Every legal ``(status, event type) -> status`` move; anything else is illegal."""
 
+_FILLED: Final = OrderStatus.FILLED
+_PARTIALLY_FILLED: Final = OrderStatus.PARTIALLY_FILLED
+_PENDING: Final = frozenset({OrderStatus.PENDING_UPDATE, OrderStatus.PENDING_CANCEL})
+
 
 class Order:
     """A live order: its spec plus what its events made of it."""
@@ -201,44 +205,47 @@ class Order:
 
     def apply(self, event: OrderEvent) -> None:
         """Move the order by ``event``; raises ``InvalidOrderTransition`` if it is illegal."""
-        if event.client_order_id != self.spec.client_order_id:
+        spec = self.spec
+        if event.client_order_id != spec.client_order_id:
             raise InvalidOrderTransition(
-                f"event for {event.client_order_id} applied to order {self.spec.client_order_id}"
+                f"event for {event.client_order_id} applied to order {spec.client_order_id}"
             )
-        target = ORDER_TRANSITIONS.get((self.status, type(event)))
+        # The table is keyed by exact type, so exact-type tests below are equivalent to
+        # isinstance and cheaper.
+        kind = type(event)
+        status = self.status
+        target = ORDER_TRANSITIONS.get((status, kind))
         if target is None:
             raise InvalidOrderTransition(
-                f"order {self.spec.client_order_id}: {type(event).__name__} is not allowed "
-                f"in status {self.status.value}"
+                f"order {spec.client_order_id}: {kind.__name__} is not allowed in status {status.value}"
             )
         if target == FILL:
             assert isinstance(event, OrderFilled)
             qty = event.last_qty.raw
             if qty <= 0 or self.filled_raw + qty > self.quantity.raw:
                 raise InvalidOrderTransition(
-                    f"order {self.spec.client_order_id}: fill of {event.last_qty} would overfill "
+                    f"order {spec.client_order_id}: fill of {event.last_qty} would overfill "
                     f"(filled {self.filled_qty} of {self.quantity})"
                 )
             self.filled_raw += qty
             self._fill_notional += event.last_px.raw * qty
             self.venue_order_id = event.venue_order_id
-            new = OrderStatus.FILLED if self.filled_raw == self.quantity.raw else OrderStatus.PARTIALLY_FILLED
+            new = _FILLED if self.filled_raw == self.quantity.raw else _PARTIALLY_FILLED
         elif target == RESTORE:
             new = self._status_before_pending
         else:
             assert isinstance(target, OrderStatus)
             new = target
-        if new in (OrderStatus.PENDING_UPDATE, OrderStatus.PENDING_CANCEL) and self.status not in (
-            OrderStatus.PENDING_UPDATE,
-            OrderStatus.PENDING_CANCEL,
-        ):
-            self._status_before_pending = self.status
-        if isinstance(event, OrderAccepted):
+        if new in _PENDING and status not in _PENDING:
+            self._status_before_pending = status
+        if kind is OrderAccepted:
+            assert isinstance(event, OrderAccepted)
             self.venue_order_id = event.venue_order_id
-        elif isinstance(event, OrderUpdated):
+        elif kind is OrderUpdated:
+            assert isinstance(event, OrderUpdated)
             if event.quantity.raw < self.filled_raw:
                 raise InvalidOrderTransition(
-                    f"order {self.spec.client_order_id}: cannot reduce quantity below filled"
+                    f"order {spec.client_order_id}: cannot reduce quantity below filled"
                 )
             self.quantity = event.quantity
             if event.price is not None:
@@ -246,7 +253,7 @@ class Order:
             if event.trigger_price is not None:
                 self.trigger_price = event.trigger_price
             if self.filled_raw and self.filled_raw == self.quantity.raw:
-                new = OrderStatus.FILLED
+                new = _FILLED
         self.status = new
         self.events.append(event)
         self.ts_last = event.ts_event

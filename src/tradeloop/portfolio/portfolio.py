@@ -30,7 +30,7 @@ from tradeloop.model.events import (
     PositionOpened,
 )
 from tradeloop.model.instruments import Instrument
-from tradeloop.model.objects import FIXED_SCALAR, Money, Price, raw_to_decimal
+from tradeloop.model.objects import FIXED_PRECISION, FIXED_SCALAR, Money, Price, raw_to_decimal
 from tradeloop.model.position import Position
 
 __all__ = ["PRIORITY_PORTFOLIO", "Portfolio"]
@@ -142,8 +142,14 @@ class Portfolio:
         return self._marks.get(instrument_id)
 
     def last_price(self, instrument_id: InstrumentId) -> Price | None:
+        """The latest mark; a quote mid between two ticks keeps the decimal it needs."""
         raw = self._marks.get(instrument_id)
-        return None if raw is None else Price(raw, self.instrument(instrument_id).price_precision)
+        if raw is None:
+            return None
+        precision = self.instrument(instrument_id).price_precision
+        while raw % 10 ** (FIXED_PRECISION - precision):
+            precision += 1
+        return Price(raw, precision)
 
     def exposure_raw(self, instrument_id: InstrumentId) -> int:
         """Absolute market value raw of the net position on ``instrument_id``."""
@@ -309,25 +315,42 @@ class Portfolio:
             self._closed.append(pos)
 
     def _position_event(self, kind: type[PositionEvent], pos: Position, fill: OrderFilled) -> PositionEvent:
+        # Keyword arguments, not a dict splatted in: this runs on every fill.
+        id_ = self._ids.new_id()
         now = self._clock.timestamp_ns()
-        fields = {
-            "id": self._ids.new_id(),
-            "correlation_id": fill.correlation_id,
-            "causation_id": fill.id,
-            "ts_event": fill.ts_event,
-            "ts_init": now,
-            "strategy_id": pos.strategy_id,
-            "instrument_id": pos.instrument.id,
-            "position_id": pos.id,
-            "side": pos.side,
-            "quantity": pos.quantity,
-            "avg_px_open": str(pos.avg_px_open),
-            "realized_pnl": pos.realized_pnl,
-            "last_px": fill.last_px,
-        }
+        avg_px_open = str(pos.avg_px_open)
         if kind is PositionClosed:
-            return PositionClosed(duration_ns=fill.ts_event - pos.ts_opened, **fields)  # type: ignore[arg-type]
-        return kind(**fields)  # type: ignore[arg-type]
+            return PositionClosed(
+                id=id_,
+                correlation_id=fill.correlation_id,
+                causation_id=fill.id,
+                ts_event=fill.ts_event,
+                ts_init=now,
+                strategy_id=pos.strategy_id,
+                instrument_id=fill.instrument_id,
+                position_id=pos.id,
+                side=pos.side,
+                quantity=pos.quantity,
+                avg_px_open=avg_px_open,
+                realized_pnl=pos.realized_pnl,
+                last_px=fill.last_px,
+                duration_ns=fill.ts_event - pos.ts_opened,
+            )
+        return kind(
+            id=id_,
+            correlation_id=fill.correlation_id,
+            causation_id=fill.id,
+            ts_event=fill.ts_event,
+            ts_init=now,
+            strategy_id=pos.strategy_id,
+            instrument_id=fill.instrument_id,
+            position_id=pos.id,
+            side=pos.side,
+            quantity=pos.quantity,
+            avg_px_open=avg_px_open,
+            realized_pnl=pos.realized_pnl,
+            last_px=fill.last_px,
+        )
 
     def describe(self) -> str:
         """A one-line summary for logs."""

@@ -15,7 +15,7 @@ from tradeloop.core.ids import ClientOrderId, InstrumentId, Venue
 from tradeloop.core.message import Data
 from tradeloop.model.commands import ModifyOrder, SubmitOrder
 from tradeloop.model.data import Bar, QuoteTick, TradeTick
-from tradeloop.model.enums import OrderType
+from tradeloop.model.enums import OrderSide, OrderType
 from tradeloop.model.instruments import Instrument
 from tradeloop.model.objects import FIXED_SCALAR, fee_raw, raw_to_decimal
 from tradeloop.venues.simulated.config import AccountType, SimulatedVenueConfig
@@ -155,7 +155,7 @@ class OrderChecks:
                 return f"invalid trigger price: {problem}"
         if spec.expire_time_ns is not None and spec.expire_time_ns <= ts:
             return f"expire time {spec.expire_time_ns} is not after the venue time {ts}"
-        is_buy = spec.side.sign > 0
+        is_buy = spec.side is OrderSide.BUY
         ref = self.market_px(inst.id, is_buy)
         if (
             spec.post_only

@@ -467,9 +467,20 @@ class SimulatedExchange:
             trail_set = given is None or o.trigger_raw != given.raw
         self._orders[o.client_order_id] = o
         self._matcher.add(o)
-        self._emit_for(
-            OrderAccepted, o, command.correlation_id, command.id, ts, venue_order_id=o.venue_order_id
+        # Built here rather than through _emit_for: every accepted order passes this line.
+        accepted = OrderAccepted(
+            id=self._ids.new_id(),
+            correlation_id=command.correlation_id,
+            causation_id=command.id,
+            ts_event=ts,
+            ts_init=self._clock.timestamp_ns(),
+            strategy_id=o.strategy_id,
+            instrument_id=o.instrument_id,
+            client_order_id=o.client_order_id,
+            venue_order_id=o.venue_order_id,
         )
+        self._outbox.append(accepted)
+        o.last_event_id = accepted.id
         if trail_set:
             self._trigger_updated(o, ts)
         expire = spec.expire_time_ns or 0
@@ -612,12 +623,17 @@ class SimulatedExchange:
             self._close(order, OrderStatus.FILLED)
         else:
             order.status = OrderStatus.PARTIALLY_FILLED
-        self._emit_for(
-            OrderFilled,
-            order,
-            order.correlation_id,
-            order.last_event_id,
-            self._clock.timestamp_ns(),
+        # Built here rather than through _emit_for: every fill passes this line.
+        now = self._clock.timestamp_ns()
+        filled = OrderFilled(
+            id=self._ids.new_id(),
+            correlation_id=order.correlation_id,
+            causation_id=order.last_event_id,
+            ts_event=now,
+            ts_init=now,
+            strategy_id=order.strategy_id,
+            instrument_id=order.instrument_id,
+            client_order_id=order.client_order_id,
             venue_order_id=order.venue_order_id,
             account_id=self._account_id,
             trade_id=TradeId(f"{self._venue}-T-{self._trade_seq}"),
@@ -628,6 +644,8 @@ class SimulatedExchange:
             commission=Money(fee, ledger.currency),
             liquidity_side=LiquiditySide.TAKER if taker else LiquiditySide.MAKER,
         )
+        self._outbox.append(filled)
+        order.last_event_id = filled.id
 
     def trigger(self, order: WorkingOrder) -> None:
         """Report that a stop triggered."""
