@@ -40,7 +40,9 @@ Handler = Callable[[Any], None]
 """A synchronous message handler. Hot-path handlers never ``await``."""
 
 _log = logging.getLogger("tradeloop.bus")
+_CRITICAL = Lane.CRITICAL
 _HIGH = Lane.HIGH
+_NORMAL = Lane.NORMAL
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,13 +203,24 @@ class MessageBus:
     def publish(self, msg: Message) -> None:
         """Queue ``msg`` on its lane; with auto-drain, run the reactor to completion."""
         if self._draining or not self._auto_drain:
-            # Order events and commands published by handlers: append to HIGH inline (the
-            # order path publishes six per order); every other case goes through _enqueue.
-            high = self._high
-            if msg.LANE is _HIGH and len(high) < self._cap_high:
-                high.append(msg)
-            else:
-                self._enqueue(msg)
+            # Published by a handler: append inline while the lane has room (the order path
+            # publishes six messages per order); full lanes apply their policy in _enqueue.
+            lane = msg.LANE
+            if lane is _HIGH:
+                if len(self._high) < self._cap_high:
+                    self._high.append(msg)
+                    return
+            elif lane is _NORMAL:
+                if len(self._normal) < self._cap_normal and not self._conflating:
+                    self._normal.append(msg)
+                    return
+            elif lane is _CRITICAL:
+                self._critical.append(msg)
+                return
+            elif len(self._low) < self._cap_low:
+                self._low.append(msg)
+                return
+            self._enqueue(msg)
             return
         # Outside the reactor with auto-drain every lane is empty: dispatch at once, then
         # drain what the handlers queued. This is the per-tick path, so the dispatch of
