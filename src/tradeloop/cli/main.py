@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -37,7 +38,8 @@ err = Console(stderr=True)
 
 
 def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    # Escaped: a path or value may contain "[...]"; soft wrap: one line per problem, not 80 columns.
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True, soft_wrap=True)
     return typer.Exit(code=2)
 
 
@@ -113,7 +115,8 @@ def backtest(
 @app.command("sample-config")
 def sample_config() -> None:
     """Print the sample backtest config (ES futures trades, moving-average crossover)."""
-    console.print(SAMPLE_CONFIG, highlight=False, markup=False, end="")
+    # Soft wrap: a long comment line hard-wrapped at 80 columns would no longer be valid YAML.
+    console.print(SAMPLE_CONFIG, highlight=False, markup=False, end="", soft_wrap=True)
 
 
 @app.command()

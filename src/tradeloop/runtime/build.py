@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, get_args, get_type_hints
 
 from pydantic import ValidationError
 
@@ -177,6 +177,10 @@ def load_strategy(entry: StrategyEntry) -> Strategy:
         raise ConfigError(f"strategies: {path!r} is not a Strategy subclass")
     hints = get_type_hints(cls.__init__)
     config_cls = hints.get("config", StrategyConfig)
+    # ``config: MyConfig | None = None`` (the base class's own signature) means ``MyConfig``.
+    members = [arg for arg in get_args(config_cls) if arg is not type(None)]
+    if len(members) == 1:
+        config_cls = members[0]
     if isinstance(config_cls, type) and issubclass(config_cls, StrategyConfig):
         try:
             config = config_cls.model_validate(entry.config)

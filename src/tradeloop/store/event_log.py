@@ -234,8 +234,9 @@ def read_event_log(path: Path | str, *, types: set[str] | None = None) -> Iterat
                             f"event log {path}: row {seq} has unknown message type {type_name!r}"
                         ) from None
                     decoder = decoders[type_name] = msgspec.msgpack.Decoder(cls)
-                yield EventLogRecord(
-                    seq, type_name, ts_event, ts_init, mid, corr, cause, decoder.decode(payload)
-                )
+                message = decoder.decode(payload)
+                if ts_init is None:  # market_data rows do not store it; the message carries it
+                    ts_init = message.ts_init
+                yield EventLogRecord(seq, type_name, ts_event, ts_init, mid, corr, cause, message)
     finally:
         conn.close()

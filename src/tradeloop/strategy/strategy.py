@@ -172,14 +172,16 @@ class Strategy(Component):
         handlers = self._event_table.get(type(event))
         if handlers is None:
             handlers = self._event_table[type(event)] = self._resolve_handlers(type(event))
+        # Restore, not clear: a zero-latency venue answers inside a command sent from a timer or
+        # on_start, so this can run nested in a cycle whose later commands keep its correlation.
+        outer = self._correlation, self._causation
         self._correlation = event.correlation_id
         self._causation = event.id
         try:
             for handler in handlers:
                 handler(event)
         finally:
-            self._correlation = None
-            self._causation = None
+            self._correlation, self._causation = outer
 
     def _resolve_handlers(self, event_type: type) -> tuple[Callable[[Any], None], ...]:
         chain: list[str] = [f"on_{_snake(event_type.__name__)}"]

@@ -46,6 +46,7 @@ from tradeloop.risk import RiskEngine
 from tradeloop.testkit import TestClock, aapl_equity, btcusdt, es_future, id_factory, make_fill
 
 E = TypeVar("E", bound=Event)
+OE = TypeVar("OE", bound=OrderEvent)
 
 START_NS = 1_700_000_000_000_000_000
 STRATEGY = StrategyId("S-1")
@@ -134,7 +135,12 @@ class Rig:
 
     def _command_fields(self) -> dict[str, Any]:
         now = self.clock.timestamp_ns()
-        return {"id": self._ids.new_id(), "correlation_id": self._ids.new_id(), "ts_event": now, "ts_init": now}
+        return {
+            "id": self._ids.new_id(),
+            "correlation_id": self._ids.new_id(),
+            "ts_event": now,
+            "ts_init": now,
+        }
 
     def submit(
         self,
@@ -154,20 +160,9 @@ class Rig:
             self.bus.send(EXECUTE_ENDPOINT, command, forward=True)
         return command
 
-    def cancel(self, command: SubmitOrder) -> CancelOrder:
-        cancel = CancelOrder(
-            strategy_id=command.strategy_id,
-            instrument_id=command.instrument_id,
-            client_order_id=command.order.client_order_id,
-            **self._command_fields(),
-        )
-        self.bus.publish(cancel)
-        self.bus.send(EXECUTE_ENDPOINT, cancel, forward=True)
-        return cancel
-
     # -- venue answers --------------------------------------------------------------------
 
-    def answer(self, cls: type[E], command: SubmitOrder, **fields: Any) -> E:
+    def answer(self, cls: type[OE], command: SubmitOrder, **fields: Any) -> OE:
         now = self.clock.timestamp_ns()
         event = cls(
             id=self._ids.new_id(),
@@ -284,7 +279,12 @@ def test_cancel_modify_and_cancel_all_go_to_the_venue_named_by_the_instrument_id
     rig = Rig()
     es_order = rig.submit(rig.es)
     aapl_order = rig.submit(rig.aapl)
-    fields = {"ts_event": START_NS, "ts_init": START_NS, "correlation_id": "c", "strategy_id": STRATEGY}
+    fields: dict[str, Any] = {
+        "ts_event": START_NS,
+        "ts_init": START_NS,
+        "correlation_id": "c",
+        "strategy_id": STRATEGY,
+    }
     modify = ModifyOrder(
         id="m",
         instrument_id=rig.aapl.id,
@@ -444,7 +444,10 @@ def test_open_orders_filter_by_strategy_and_instrument() -> None:
         a_aapl.order.client_order_id,
         b_es.order.client_order_id,
     }
-    assert cids(rig.engine.open_orders(STRATEGY)) == {a_es.order.client_order_id, a_aapl.order.client_order_id}
+    assert cids(rig.engine.open_orders(STRATEGY)) == {
+        a_es.order.client_order_id,
+        a_aapl.order.client_order_id,
+    }
     assert cids(rig.engine.open_orders(instrument_id=rig.es.id)) == {
         a_es.order.client_order_id,
         b_es.order.client_order_id,

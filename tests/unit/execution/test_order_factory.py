@@ -77,7 +77,7 @@ def test_each_builder_sets_its_order_type_and_prices() -> None:
     assert all(o.strategy_id == "S" and o.instrument_id == ES.id for o in (market, limit, stop, trailing))
 
 
-def test_an_invalid_spec_raises_and_still_consumes_no_more_than_one_id() -> None:
+def test_a_spec_that_fails_validation_raises_and_its_id_is_never_reused() -> None:
     f = OrderFactory(StrategyId("S"))
     with pytest.raises(ValueRangeError, match="trailing stop needs a positive trailing offset"):
         f.trailing_stop_market(ES.id, OrderSide.SELL, ONE, 0)
