@@ -24,7 +24,7 @@ def test_readme_strategy_example_trades_in_a_backtest() -> None:
     module = types.ModuleType("readme_example")
     sys.modules[module.__name__] = module  # pydantic resolves annotations through the module
     try:
-        exec(compile(block, str(README), "exec"), module.__dict__)  # noqa: S102 - our own README
+        exec(compile(block, str(README), "exec"), module.__dict__)  # our own README
     finally:
         del sys.modules[module.__name__]
     config_cls = module.BreakoutConfig
@@ -33,7 +33,10 @@ def test_readme_strategy_example_trades_in_a_backtest() -> None:
     engine = BacktestEngine(seed=3)
     engine.add_instrument(instrument)
     engine.add_venue(
-        "SIM", SimulatedVenueConfig(starting_balances=Money.from_str("100000", "USD"), account_type=AccountType.CASH)
+        "SIM",
+        SimulatedVenueConfig(
+            starting_balances=Money.from_str("100000", "USD"), account_type=AccountType.CASH
+        ),
     )
     engine.add_data(generate_bars(instrument, 3_000, seed=11, start_price="50", drift=0.0002))
     engine.add_strategy(strategy_cls(config_cls(instrument_id="DEMO.SIM", quantity=10)))  # type: ignore[operator]

@@ -98,16 +98,28 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return key.split("."), _parse_value(value)
 
 
-def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
+Sources = dict[tuple[str, ...], str]
+"""Where each overridden key path got its value (``--set ...`` or ``environment NAME``)."""
+
+
+def apply_overrides(
+    data: dict[str, Any], overrides: Iterable[str], *, sources: Sources | None = None
+) -> dict[str, Any]:
     """Apply ``--set`` overrides in order (mutates and returns ``data``)."""
     for text in overrides:
         path, value = parse_override(text)
         _set_path(data, path, value, f"--set {text}")
+        if sources is not None:
+            sources[tuple(path)] = f"--set {text}"
     return data
 
 
 def apply_env_overrides(
-    data: dict[str, Any], environ: Mapping[str, str] | None = None, prefix: str = ENV_PREFIX
+    data: dict[str, Any],
+    environ: Mapping[str, str] | None = None,
+    prefix: str = ENV_PREFIX,
+    *,
+    sources: Sources | None = None,
 ) -> dict[str, Any]:
     """Apply ``TRADELOOP_A__B=value`` variables (mutates and returns ``data``)."""
     env = os.environ if environ is None else environ
@@ -118,18 +130,32 @@ def apply_env_overrides(
         if any(not part for part in path):
             raise ConfigError(f"environment {name}: empty key segment")
         _set_path(data, path, _parse_value(env[name]), f"environment {name}")
+        if sources is not None:
+            sources[tuple(path)] = f"environment {name}"
     return data
 
 
-def format_validation_error(exc: ValidationError, source: str) -> str:
-    """One line per problem: ``source: key.path: reason``."""
+def _source_of(loc: tuple[str, ...], default: str, sources: Sources | None) -> str:
+    """The override that set ``loc`` or one of its parents, else ``default``."""
+    if sources:
+        for end in range(len(loc), 0, -1):
+            found = sources.get(loc[:end])
+            if found is not None:
+                return found
+    return default
+
+
+def format_validation_error(exc: ValidationError, source: str, sources: Sources | None = None) -> str:
+    """One line per problem: ``source: key.path: reason`` (the override's source if one set it)."""
     lines = []
     for err in exc.errors():
-        loc = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        parts = tuple(str(part) for part in err["loc"])
+        where = _source_of(parts, source, sources)
+        loc = ".".join(parts) or "(top level)"
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling)"
-        lines.append(f"{source}: {loc}: {msg}")
+        lines.append(f"{where}: {loc}: {msg}")
     return "\n".join(lines)
 
 
@@ -153,9 +179,10 @@ def load_config(
     if path is not None:
         data.update(load_yaml(path))
         source = str(path)
-    apply_env_overrides(data, environ)
-    apply_overrides(data, overrides)
+    sources: Sources = {}
+    apply_env_overrides(data, environ, sources=sources)
+    apply_overrides(data, overrides, sources=sources)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, source)) from None
+        raise ConfigError(format_validation_error(exc, source, sources)) from None

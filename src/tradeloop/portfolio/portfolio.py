@@ -79,7 +79,6 @@ class Portfolio:
         self.day_start_equity_raw = account.cash_raw
         self._sample_ns = equity_sample_ns
         self._next_sample = 0
-        self._next_check = 0
         self.equity_curve: list[tuple[int, int]] = []
         self.fills = 0
         for instrument in instruments:
@@ -192,34 +191,47 @@ class Portfolio:
 
     # -- marks -----------------------------------------------------------------------------
 
+    # The day's P&L baseline is the equity before the first event of a new UTC day changes it,
+    # so a gap from the last close to the day's first price counts in the new day. Sampling
+    # comes after the event, so a curve point shows the equity the event produced.
+
     def _on_bar(self, bar: Bar) -> None:
+        ts = bar.ts_event
+        if ts >= self._next_day:
+            self._roll_day(ts)
         iid = bar.instrument_id
         price = bar.close.raw
         self._marks[iid] = price
         if self._net.get(iid):
-            self._revalue(iid, price, bar.ts_event)
-        elif bar.ts_event >= self._next_check:
-            self._track(bar.ts_event)
+            self._revalue(iid, price)
+        if ts >= self._next_sample:
+            self._sample(ts)
 
     def _on_trade(self, tick: TradeTick) -> None:
+        ts = tick.ts_event
+        if ts >= self._next_day:
+            self._roll_day(ts)
         iid = tick.instrument_id
         price = tick.price.raw
         self._marks[iid] = price
         if self._net.get(iid):
-            self._revalue(iid, price, tick.ts_event)
-        elif tick.ts_event >= self._next_check:
-            self._track(tick.ts_event)
+            self._revalue(iid, price)
+        if ts >= self._next_sample:
+            self._sample(ts)
 
     def _on_quote(self, tick: QuoteTick) -> None:
+        ts = tick.ts_event
+        if ts >= self._next_day:
+            self._roll_day(ts)
         iid = tick.instrument_id
         price = (tick.bid_price.raw + tick.ask_price.raw) // 2
         self._marks[iid] = price
         if self._net.get(iid):
-            self._revalue(iid, price, tick.ts_event)
-        elif tick.ts_event >= self._next_check:
-            self._track(tick.ts_event)
+            self._revalue(iid, price)
+        if ts >= self._next_sample:
+            self._sample(ts)
 
-    def _revalue(self, instrument_id: InstrumentId, price_raw: int, ts: int) -> None:
+    def _revalue(self, instrument_id: InstrumentId, price_raw: int) -> None:
         """Mark the net position of ``instrument_id`` at ``price_raw``; track peak and drawdown."""
         value = (
             price_raw * self._net[instrument_id] * self._instruments[instrument_id].multiplier // FIXED_SCALAR
@@ -231,24 +243,21 @@ class Portfolio:
             self.peak_equity_raw = equity
         elif self.peak_equity_raw - equity > self.max_drawdown_raw:
             self.max_drawdown_raw = self.peak_equity_raw - equity
-        if ts >= self._next_check:
-            self._track(ts)
 
-    def _track(self, ts: int) -> None:
-        """Day rollover (daily P&L baseline) and equity-curve sampling, when due."""
-        equity = self.account.cash_raw + self._value_raw
-        if ts >= self._next_day:
-            self._next_day = (ts // _DAY_NS + 1) * _DAY_NS
-            self.day_start_equity_raw = equity
-        if ts >= self._next_sample:
-            self.equity_curve.append((ts, equity))
-            self._next_sample = ts + self._sample_ns if self._sample_ns else ts + 1
-        self._next_check = min(self._next_day, self._next_sample)
+    def _roll_day(self, ts: int) -> None:
+        self._next_day = (ts // _DAY_NS + 1) * _DAY_NS
+        self.day_start_equity_raw = self.account.cash_raw + self._value_raw
+
+    def _sample(self, ts: int) -> None:
+        self.equity_curve.append((ts, self.account.cash_raw + self._value_raw))
+        self._next_sample = ts + self._sample_ns if self._sample_ns else ts + 1
 
     # -- fills -----------------------------------------------------------------------------
 
     def _on_fill(self, fill: OrderFilled) -> None:
         instrument = self.instrument(fill.instrument_id)
+        if fill.ts_event >= self._next_day:
+            self._roll_day(fill.ts_event)
         self.account.apply_fill(fill, instrument)
         self.fills += 1
         key = (fill.strategy_id, fill.instrument_id)
@@ -282,8 +291,8 @@ class Portfolio:
         net = self._net.get(iid, 0) + signed
         self._net[iid] = net
         self._values.setdefault(iid, 0)
-        self._next_sample = self._next_check = 0  # always sample at a fill
-        self._revalue(iid, self._marks.setdefault(iid, fill.last_px.raw), fill.ts_event)
+        self._revalue(iid, self._marks.setdefault(iid, fill.last_px.raw))
+        self._sample(fill.ts_event)  # every fill is a point of the curve
         for event in events:
             self._bus.publish(event)
         now = self._clock.timestamp_ns()

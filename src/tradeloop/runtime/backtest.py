@@ -16,12 +16,13 @@ seeded factory and time from the simulated clock, so the event log of a rerun is
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from tradeloop.analysis.records import EquityPoint, TradeRecord
 from tradeloop.analysis.statistics import Statistics, compute_statistics
@@ -108,6 +109,7 @@ class BacktestEngine:
         risk: RiskConfig | None = None,
         event_log: Path | str | None = None,
         event_log_batch: int = 20_000,
+        event_log_writer: Literal["process", "inline"] = "process",
         equity_sample_ns: int = 60 * NANOS_PER_SECOND,
         history_size: int = 1_000,
         run_id: str = "backtest",
@@ -116,9 +118,12 @@ class BacktestEngine:
         self.clock = SimulatedClock()
         self.ids = IdFactory(seed)
         self.bus = MessageBus(self.clock, self.ids, history_size=history_size)
-        self._log = SqliteEventLog(event_log, batch_size=event_log_batch) if event_log is not None else None
-        if self._log is not None:
-            self.bus.add_recorder(self._log.record)
+        self._log_path = Path(event_log) if event_log is not None else None
+        if self._log_path is not None and self._log_path.exists():
+            raise TradeloopError(f"event log {self._log_path} already exists; a run writes a new log")
+        self._log_batch = event_log_batch
+        self._log_writer: Literal["process", "inline"] = event_log_writer
+        self._log: SqliteEventLog | None = None  # opened by run(), closed when it ends
         self.execution = ExecutionEngine(self.bus, self.clock, self.ids)
         self._risk_config = risk or RiskConfig()
         self._equity_sample_ns = equity_sample_ns
@@ -251,17 +256,24 @@ class BacktestEngine:
         started = time.perf_counter()
         total = sum(len(s) for s in self._streams)
         first_ts = min(s[0].ts_init for s in self._streams)
-        clock = self.clock
-        clock.set_time(first_ts)
-        self._build()
-        assert self.portfolio is not None
-        for strategy in self.strategies:
-            strategy.start()
-        self._loop(total, progress)
-        for strategy in self.strategies:
-            if strategy.state is ComponentState.RUNNING:
-                strategy.stop()
-        self.bus.drain()
+        self.clock.set_time(first_ts)
+        if self._log_path is not None:
+            self._log = SqliteEventLog(self._log_path, batch_size=self._log_batch, writer=self._log_writer)
+            self.bus.add_recorder(self._log.append)  # flushed by the run loop (maybe_flush)
+        try:
+            self._build()
+            for strategy in self.strategies:
+                strategy.start()
+            self._loop(total, progress)
+            for strategy in self.strategies:
+                if strategy.state is ComponentState.RUNNING:
+                    strategy.stop()
+            self.bus.drain()
+        except BaseException:
+            if self._log is not None:
+                with contextlib.suppress(TradeloopError):  # the run's own error is the one to see
+                    self._log.close()
+            raise
         digest = self._log.close() if self._log is not None else None
         return self._result(started, first_ts, total, digest)
 
@@ -281,8 +293,9 @@ class BacktestEngine:
         last_key: tuple[type, InstrumentId] | None = None
         venue: SimulatedExchange | None = None
         match: Callable[[Any], None] | None = None
-        step = 1 << 14
+        step = 1 << 12
         count = 0
+        log = self._log
         for data in self._merged():
             ts = data.ts_init
             if ts >= clock.next_due_ns:
@@ -300,8 +313,11 @@ class BacktestEngine:
                 match(data)
             publish(data)
             count += 1
-            if progress is not None and not count % step:
-                progress(count, total)
+            if not count % step:
+                if log is not None:
+                    log.maybe_flush()
+                if progress is not None:
+                    progress(count, total)
         if progress is not None:
             progress(count, total)
 

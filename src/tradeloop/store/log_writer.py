@@ -1,5 +1,11 @@
-"""The event log's writer: SQLite rows from framed batches (run as ``python -m
-tradeloop.store.writer_process PATH`` by the event log's process writer).
+"""The event log's sink: turns encoded batches into SQLite rows and the content hash.
+
+A batch is one msgpack message ``(first_seq, type_names, messages)``: the run encodes its
+buffered messages in a single call and the sink splits them (as raw payloads), reads the row
+columns from each payload's header fields, hashes and inserts. The sink runs in the run's own
+thread or in a child process (``python -m tradeloop.store.writer_process PATH``) that reads
+framed requests on standard input: ``B`` + batch, ``D`` (digest so far) and ``E`` (end);
+it answers ``D`` and ``E`` with ``OK`` + digest or ``ERR`` + the error.
 
 It reads frames from standard input - an 8-byte big-endian length, then a msgpack
 ``(market_data_rows, event_rows)`` batch - and writes each batch in one transaction. A
@@ -9,15 +15,17 @@ output with an empty frame (success) or the error text.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import msgspec
 
-__all__ = ["SCHEMA", "SqliteWriter", "main", "read_frame", "write_frame"]
+__all__ = ["SCHEMA", "LogSink", "main", "read_frame", "write_frame"]
 
 SCHEMA = (
     """CREATE TABLE events (
@@ -45,8 +53,18 @@ _INSERT_EVENT = "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 _INSERT_DATA = "INSERT INTO market_data VALUES (?, ?, ?, ?)"
 
 
-class SqliteWriter:
-    """Creates the log file and writes batches of rows, one transaction each."""
+class _Header(msgspec.Struct):
+    """The row columns of any message; its other fields are skipped when decoding."""
+
+    ts_event: int
+    ts_init: int
+    id: str | None = None
+    correlation_id: str | None = None
+    causation_id: str | None = None
+
+
+class LogSink:
+    """Creates the log file; writes each batch in one transaction and hashes it."""
 
     def __init__(self, path: Path) -> None:
         self._conn = sqlite3.connect(path, isolation_level=None)
@@ -54,8 +72,36 @@ class SqliteWriter:
         self._conn.execute("PRAGMA synchronous=OFF")
         for statement in SCHEMA:
             self._conn.execute(statement)
+        self._batch = msgspec.msgpack.Decoder(tuple[int, list[str], list[msgspec.Raw]]).decode
+        self._header = msgspec.msgpack.Decoder(_Header).decode
+        self._prefixes: dict[str, bytes] = {}
+        self._hash = hashlib.sha256()
+        self._closed = False
 
-    def write(self, data: Sequence[Sequence[Any]], events: Sequence[Sequence[Any]]) -> None:
+    def write_batch(self, frame: bytes) -> None:
+        first, types, raws = self._batch(frame)
+        header = self._header
+        prefixes = self._prefixes
+        data: list[tuple[int, str, int, bytes]] = []
+        events: list[tuple[int, str, int, int, str | None, str | None, str | None, bytes]] = []
+        parts: list[bytes] = []
+        seq = first
+        for name, raw in zip(types, raws, strict=True):
+            payload = bytes(raw)
+            h = header(payload)
+            prefix = prefixes.get(name)
+            if prefix is None:
+                prefix = prefixes[name] = name.encode() + b"\0"
+            parts.append(prefix)
+            parts.append(payload)
+            if h.id is None:
+                data.append((seq, name, h.ts_event, payload))
+            else:
+                events.append(
+                    (seq, name, h.ts_event, h.ts_init, h.id, h.correlation_id, h.causation_id, payload)
+                )
+            seq += 1
+        self._hash.update(b"".join(parts))
         conn = self._conn
         conn.execute("BEGIN")
         if data:
@@ -64,9 +110,16 @@ class SqliteWriter:
             conn.executemany(_INSERT_EVENT, events)
         conn.execute("COMMIT")
 
-    def close(self) -> None:
-        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        self._conn.close()
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
+
+    def close(self) -> str:
+        """Checkpoint and close the file; return the content hash. Idempotent."""
+        if not self._closed:
+            self._closed = True
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._conn.close()
+        return self._hash.hexdigest()
 
 
 def write_frame(stream: IO[bytes], payload: bytes) -> None:
@@ -89,23 +142,28 @@ def read_frame(stream: IO[bytes]) -> bytes | None:
 
 def main(argv: Sequence[str]) -> int:
     if len(argv) != 1:
-        print("usage: python -m tradeloop.store.log_writer PATH", file=sys.stderr)
+        print("usage: python -m tradeloop.store.writer_process PATH", file=sys.stderr)
         return 2
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     try:
-        writer = SqliteWriter(Path(argv[0]))
-        decode = msgspec.msgpack.Decoder(tuple[list[list[Any]], list[list[Any]]]).decode
+        sink = LogSink(Path(argv[0]))
         while True:
             frame = read_frame(stdin)
             if frame is None:
-                raise EOFError("the run closed the pipe without ending the log")
-            if not frame:
-                break
-            data, events = decode(frame)
-            writer.write(data, events)
-        writer.close()
+                # The run went away without ending the log: keep what was written, quietly.
+                sink.close()
+                return 1
+            kind = frame[:1]
+            if kind == b"B":
+                sink.write_batch(frame[1:])
+            elif kind == b"D":
+                write_frame(stdout, b"OK" + sink.hexdigest().encode())
+            elif kind == b"E":
+                write_frame(stdout, b"OK" + sink.close().encode())
+                return 0
+            else:
+                raise ValueError(f"unknown request {kind!r}")
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises
-        write_frame(stdout, f"{type(exc).__name__}: {exc}".encode())
+        with contextlib.suppress(OSError):  # the parent may already be gone
+            write_frame(stdout, f"ERR{type(exc).__name__}: {exc}".encode())
         return 1
-    write_frame(stdout, b"")
-    return 0

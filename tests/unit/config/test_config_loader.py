@@ -242,11 +242,6 @@ def test_a_base_mapping_sits_below_the_file(tmp_path: Path) -> None:
     assert (settings.name, settings.enabled) == ("file", True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a value from the environment or --set that fails validation is reported under the "
-    "file's name, though the loader's docstring promises the source (file, environment or override)",
-)
 def test_a_bad_value_from_the_environment_names_the_variable_not_the_file(tmp_path: Path) -> None:
     path = write(tmp_path, STRATEGY + "run:\n  seed: 1\n")
     with pytest.raises(ConfigError) as info:

@@ -376,11 +376,6 @@ def test_daily_pnl_restarts_from_the_equity_at_the_utc_day_change() -> None:
     assert p.equity() == usd("1000000")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the day's baseline is taken after the first mark (or fill) of the new day is "
-    "applied, so a move from the previous close to the first price of the day counts in neither day",
-)
 def test_daily_pnl_counts_a_gap_between_the_last_close_and_the_first_mark_of_the_day() -> None:
     rig = Rig(start_ns=19_700 * DAY + 23 * 3_600 * SEC)
     p = rig.portfolio

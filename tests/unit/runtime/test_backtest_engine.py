@@ -311,3 +311,28 @@ def test_progress_is_reported_with_the_final_count() -> None:
     engine.run(progress=lambda done, total: calls.append((done, total)))
 
     assert calls[-1] == (100, 100)
+
+
+def test_a_run_that_fails_closes_its_event_log_and_leaves_no_writer_process(tmp_path: Path) -> None:
+    import gc
+
+    from tradeloop.data.synthetic import generate_bars as _bars
+    from tradeloop.model import Equity as _Equity
+    from tradeloop.model import Money as _Money
+    from tradeloop.strategy import Strategy as _Strategy
+    from tradeloop.venues.simulated import SimulatedVenueConfig as _Cfg
+
+    class Exploding(_Strategy):
+        def on_start(self) -> None:
+            raise RuntimeError("boom at start")
+
+    instrument = _Equity("FAIL.SIM")
+    engine = BacktestEngine(seed=1, event_log=tmp_path / "events.sqlite", event_log_writer="process")
+    engine.add_instrument(instrument)
+    engine.add_venue("SIM", _Cfg(starting_balances=_Money.from_str("1000", "USD")))
+    engine.add_data(_bars(instrument, 10, seed=1))
+    engine.add_strategy(Exploding())
+    with pytest.raises(RuntimeError, match="boom at start"):
+        engine.run()
+    gc.collect()  # an unreaped writer would raise a ResourceWarning (an error here)
+    assert (tmp_path / "events.sqlite").exists()
