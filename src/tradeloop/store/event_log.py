@@ -188,7 +188,9 @@ class SqliteEventLog:
             return
         if self._closed:
             raise TradeloopError(f"event log {self.path} is closed")
-        frame = self._encode((self._written + 1, [m.TYPE_NAME for m in pending], pending))
+        frame = self._encode(
+            (self._written + 1, [m.TYPE_NAME for m in pending], [m.ts_event for m in pending], pending)
+        )
         self._written += len(pending)
         pending.clear()
         self._sink.write_batch(frame)

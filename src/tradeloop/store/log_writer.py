@@ -1,6 +1,6 @@
 """The event log's sink: turns encoded batches into SQLite rows and the content hash.
 
-A batch is one msgpack message ``(first_seq, type_names, messages)``: the run encodes its
+A batch is one msgpack message ``(first_seq, type_names, ts_events, messages)``: the run encodes its
 buffered messages in a single call and the sink splits them (as raw payloads), reads the row
 columns from each payload's header fields, hashes and inserts. The sink runs in the run's own
 thread or in a child process (``python -m tradeloop.store.writer_process PATH``) that reads
@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import queue
 import sqlite3
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
@@ -72,34 +74,37 @@ class LogSink:
         self._conn.execute("PRAGMA synchronous=OFF")
         for statement in SCHEMA:
             self._conn.execute(statement)
-        self._batch = msgspec.msgpack.Decoder(tuple[int, list[str], list[msgspec.Raw]]).decode
+        self._batch = msgspec.msgpack.Decoder(tuple[int, list[str], list[int], list[msgspec.Raw]]).decode
         self._header = msgspec.msgpack.Decoder(_Header).decode
         self._prefixes: dict[str, bytes] = {}
+        self._has_ids: dict[str, bool] = {}  # commands and events carry ids, market data none
         self._hash = hashlib.sha256()
         self._closed = False
 
     def write_batch(self, frame: bytes) -> None:
-        first, types, raws = self._batch(frame)
+        first, types, times, raws = self._batch(frame)
         header = self._header
         prefixes = self._prefixes
+        has_ids = self._has_ids
         data: list[tuple[int, str, int, bytes]] = []
         events: list[tuple[int, str, int, int, str | None, str | None, str | None, bytes]] = []
         parts: list[bytes] = []
         seq = first
-        for name, raw in zip(types, raws, strict=True):
+        for name, ts_event, raw in zip(types, times, raws, strict=True):
             payload = bytes(raw)
-            h = header(payload)
             prefix = prefixes.get(name)
             if prefix is None:
                 prefix = prefixes[name] = name.encode() + b"\0"
+                has_ids[name] = header(payload).id is not None  # a property of the type
             parts.append(prefix)
             parts.append(payload)
-            if h.id is None:
-                data.append((seq, name, h.ts_event, payload))
-            else:
+            if has_ids[name]:
+                h = header(payload)
                 events.append(
-                    (seq, name, h.ts_event, h.ts_init, h.id, h.correlation_id, h.causation_id, payload)
+                    (seq, name, ts_event, h.ts_init, h.id, h.correlation_id, h.causation_id, payload)
                 )
+            else:
+                data.append((seq, name, ts_event, payload))
             seq += 1
         self._hash.update(b"".join(parts))
         conn = self._conn
@@ -140,15 +145,30 @@ def read_frame(stream: IO[bytes]) -> bytes | None:
     return payload
 
 
+_QUEUED_FRAMES = 16
+"""Frames the writer process holds while it inserts: the run can be this far ahead."""
+
+
+def _read_frames(stdin: IO[bytes], frames: queue.Queue[bytes | None]) -> None:
+    """Reader thread: move frames off the pipe at once, so the run never waits on an insert."""
+    while (frame := read_frame(stdin)) is not None:
+        frames.put(frame)
+        if frame[:1] == b"E":
+            return
+    frames.put(None)  # the run went away
+
+
 def main(argv: Sequence[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m tradeloop.store.writer_process PATH", file=sys.stderr)
         return 2
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    frames: queue.Queue[bytes | None] = queue.Queue(maxsize=_QUEUED_FRAMES)
+    threading.Thread(target=_read_frames, args=(stdin, frames), daemon=True).start()
     try:
         sink = LogSink(Path(argv[0]))
         while True:
-            frame = read_frame(stdin)
+            frame = frames.get()
             if frame is None:
                 # The run went away without ending the log: keep what was written, quietly.
                 sink.close()
