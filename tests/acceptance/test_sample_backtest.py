@@ -116,3 +116,17 @@ def test_cli_backtest_prints_results_and_the_event_log_hash(tmp_path: Path) -> N
     assert "997888.79 USD" in result.output
     digest = content_hash(out / "events.sqlite")
     assert f"event log hash: {digest}" in result.output
+
+
+def test_mean_reversion_sample_trades_both_sides_with_kelly_sizing(tmp_path: Path) -> None:
+    config = load_config(
+        BacktestConfig, SAMPLE.with_name("es_mean_reversion.yaml"), overrides=["log.enabled=false"]
+    )
+    result = run_backtest(config, output_dir=tmp_path).result
+    assert (result.orders, result.fills, len(result.trades)) == (42, 42, 21)
+    assert str(result.final_equity) == "1000176.12 USD"
+    assert str(result.commissions) == "86.38 USD"
+    sides = [t.side for t in result.trades]
+    assert (sides.count("LONG"), sides.count("SHORT")) == (9, 12)
+    assert {t.quantity for t in result.trades} == {Decimal(1)}  # half Kelly sizes one contract
+    assert result.bus.handler_errors == 0

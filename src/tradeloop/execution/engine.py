@@ -15,11 +15,11 @@ from tradeloop.core.clock import Clock
 from tradeloop.core.errors import TradeloopError
 from tradeloop.core.ids import ClientOrderId, IdFactory, InstrumentId, StrategyId, Venue, split_instrument_id
 from tradeloop.execution.client import ExecutionClient
+from tradeloop.execution.denial import order_denied
 from tradeloop.execution.factory import OrderFactory
 from tradeloop.model.commands import CancelAllOrders, CancelOrder, ModifyOrder, SubmitOrder, TradingCommand
 from tradeloop.model.events import (
     OrderCancelRejected,
-    OrderDenied,
     OrderEvent,
     OrderModifyRejected,
     OrderSubmitted,
@@ -133,20 +133,7 @@ class ExecutionEngine:
 
     def _deny_unroutable(self, command: TradingCommand, reason: str) -> None:
         if isinstance(command, SubmitOrder):
-            now = self._clock.timestamp_ns()
-            self._bus.publish(
-                OrderDenied(
-                    id=self._ids.new_id(),
-                    correlation_id=command.correlation_id,
-                    causation_id=command.id,
-                    ts_event=now,
-                    ts_init=now,
-                    strategy_id=command.strategy_id,
-                    instrument_id=command.instrument_id,
-                    client_order_id=command.order.client_order_id,
-                    reason=reason,
-                )
-            )
+            self._bus.publish(order_denied(command, reason, self._ids, self._clock.timestamp_ns()))
             return
         raise TradeloopError(reason)
 

@@ -6,6 +6,8 @@ produces the same ids (STYLE.md #5). The execution engine hands each strategy it
 
 from __future__ import annotations
 
+from typing import Any
+
 from tradeloop.core.ids import ClientOrderId, InstrumentId, StrategyId
 from tradeloop.model.commands import OrderSpec
 from tradeloop.model.enums import OrderSide, OrderType, TimeInForce, TrailingOffsetType
@@ -28,6 +30,24 @@ class OrderFactory:
         """How many ids were issued."""
         return self._count
 
+    def _spec(
+        self,
+        instrument_id: InstrumentId,
+        side: OrderSide,
+        order_type: OrderType,
+        quantity: Quantity,
+        **fields: Any,
+    ) -> OrderSpec:
+        return OrderSpec(
+            client_order_id=self.next_id(),
+            strategy_id=self.strategy_id,
+            instrument_id=instrument_id,
+            side=side,
+            order_type=order_type,
+            quantity=quantity,
+            **fields,
+        )
+
     def next_id(self) -> ClientOrderId:
         self._count += 1
         return ClientOrderId(f"O-{self.strategy_id}-{self._count}")
@@ -42,13 +62,11 @@ class OrderFactory:
         reduce_only: bool = False,
         tags: tuple[str, ...] = (),
     ) -> OrderSpec:
-        return OrderSpec(
-            client_order_id=self.next_id(),
-            strategy_id=self.strategy_id,
-            instrument_id=instrument_id,
-            side=side,
-            order_type=OrderType.MARKET,
-            quantity=quantity,
+        return self._spec(
+            instrument_id,
+            side,
+            OrderType.MARKET,
+            quantity,
             time_in_force=time_in_force,
             reduce_only=reduce_only,
             tags=tags,
@@ -67,13 +85,11 @@ class OrderFactory:
         expire_time_ns: int | None = None,
         tags: tuple[str, ...] = (),
     ) -> OrderSpec:
-        return OrderSpec(
-            client_order_id=self.next_id(),
-            strategy_id=self.strategy_id,
-            instrument_id=instrument_id,
-            side=side,
-            order_type=OrderType.LIMIT,
-            quantity=quantity,
+        return self._spec(
+            instrument_id,
+            side,
+            OrderType.LIMIT,
+            quantity,
             price=price,
             time_in_force=time_in_force,
             post_only=post_only,
@@ -93,13 +109,11 @@ class OrderFactory:
         reduce_only: bool = False,
         tags: tuple[str, ...] = (),
     ) -> OrderSpec:
-        return OrderSpec(
-            client_order_id=self.next_id(),
-            strategy_id=self.strategy_id,
-            instrument_id=instrument_id,
-            side=side,
-            order_type=OrderType.STOP_MARKET,
-            quantity=quantity,
+        return self._spec(
+            instrument_id,
+            side,
+            OrderType.STOP_MARKET,
+            quantity,
             trigger_price=trigger_price,
             time_in_force=time_in_force,
             reduce_only=reduce_only,
@@ -118,13 +132,11 @@ class OrderFactory:
         reduce_only: bool = False,
         tags: tuple[str, ...] = (),
     ) -> OrderSpec:
-        return OrderSpec(
-            client_order_id=self.next_id(),
-            strategy_id=self.strategy_id,
-            instrument_id=instrument_id,
-            side=side,
-            order_type=OrderType.STOP_LIMIT,
-            quantity=quantity,
+        return self._spec(
+            instrument_id,
+            side,
+            OrderType.STOP_LIMIT,
+            quantity,
             price=price,
             trigger_price=trigger_price,
             time_in_force=time_in_force,
@@ -146,13 +158,11 @@ class OrderFactory:
         tags: tuple[str, ...] = (),
     ) -> OrderSpec:
         """A trailing stop; ``trailing_offset`` is a raw price distance or basis points."""
-        return OrderSpec(
-            client_order_id=self.next_id(),
-            strategy_id=self.strategy_id,
-            instrument_id=instrument_id,
-            side=side,
-            order_type=OrderType.TRAILING_STOP_MARKET,
-            quantity=quantity,
+        return self._spec(
+            instrument_id,
+            side,
+            OrderType.TRAILING_STOP_MARKET,
+            quantity,
             trigger_price=trigger_price,
             trailing_offset=trailing_offset,
             trailing_offset_type=offset_type,

@@ -171,6 +171,22 @@ def _inc_qty(text: str) -> Quantity:
     return Quantity.from_str(text)
 
 
+def _spot(
+    asset_class: AssetClass, symbol_venue: str, currency: str, tick: str, lot: str, maker: str, taker: str
+) -> Instrument:
+    """An instrument bought outright in lots, priced on a tick grid from one tick upward."""
+    return Instrument(
+        id=instrument_id(symbol_venue),
+        asset_class=asset_class,
+        price_increment=_inc_price(tick),
+        size_increment=_inc_qty(lot),
+        quote_currency=currency,
+        maker_fee=Decimal(maker),
+        taker_fee=Decimal(taker),
+        min_price=_inc_price(tick),
+    )
+
+
 def Equity(  # noqa: N802 - reads as a type at call sites
     symbol_venue: str,
     *,
@@ -181,16 +197,7 @@ def Equity(  # noqa: N802 - reads as a type at call sites
     taker_fee: str = "0",
 ) -> Instrument:
     """A share of stock: cents and whole shares by default."""
-    return Instrument(
-        id=instrument_id(symbol_venue),
-        asset_class=AssetClass.EQUITY,
-        price_increment=_inc_price(tick),
-        size_increment=_inc_qty(lot),
-        quote_currency=currency,
-        maker_fee=Decimal(maker_fee),
-        taker_fee=Decimal(taker_fee),
-        min_price=_inc_price(tick),
-    )
+    return _spot(AssetClass.EQUITY, symbol_venue, currency, tick, lot, maker_fee, taker_fee)
 
 
 def CryptoSpot(  # noqa: N802
@@ -203,16 +210,7 @@ def CryptoSpot(  # noqa: N802
     taker_fee: str = "0.001",
 ) -> Instrument:
     """A spot crypto pair such as ``BTCUSDT.BINANCE``."""
-    return Instrument(
-        id=instrument_id(symbol_venue),
-        asset_class=AssetClass.CRYPTO_SPOT,
-        price_increment=_inc_price(tick),
-        size_increment=_inc_qty(lot),
-        quote_currency=quote_currency,
-        maker_fee=Decimal(maker_fee),
-        taker_fee=Decimal(taker_fee),
-        min_price=_inc_price(tick),
-    )
+    return _spot(AssetClass.CRYPTO_SPOT, symbol_venue, quote_currency, tick, lot, maker_fee, taker_fee)
 
 
 def FxPair(  # noqa: N802
@@ -225,16 +223,7 @@ def FxPair(  # noqa: N802
     taker_fee: str = "0.00002",
 ) -> Instrument:
     """A spot FX pair such as ``EURUSD.SIM``: pipettes and thousand-unit lots by default."""
-    return Instrument(
-        id=instrument_id(symbol_venue),
-        asset_class=AssetClass.FX,
-        price_increment=_inc_price(tick),
-        size_increment=_inc_qty(lot),
-        quote_currency=quote_currency,
-        maker_fee=Decimal(maker_fee),
-        taker_fee=Decimal(taker_fee),
-        min_price=_inc_price(tick),
-    )
+    return _spot(AssetClass.FX, symbol_venue, quote_currency, tick, lot, maker_fee, taker_fee)
 
 
 def FuturesContract(  # noqa: N802

@@ -43,6 +43,7 @@ from tradeloop.core.bus import MessageBus
 from tradeloop.core.clock import NANOS_PER_SECOND, Clock
 from tradeloop.core.errors import TradeloopError
 from tradeloop.core.ids import ClientOrderId, IdFactory, InstrumentId
+from tradeloop.execution.denial import order_denied
 from tradeloop.execution.engine import EXECUTE_ENDPOINT, ExecutionEngine
 from tradeloop.model.commands import (
     CancelAllOrders,
@@ -290,20 +291,7 @@ class RiskEngine:
         if reason is not None:
             self._count(reason)
             self._denials_in_flight[cid] = spec.instrument_id
-            now = self._clock.timestamp_ns()
-            self._bus.publish(
-                OrderDenied(
-                    id=self._ids.new_id(),
-                    correlation_id=command.correlation_id,
-                    causation_id=command.id,
-                    ts_event=now,
-                    ts_init=now,
-                    strategy_id=command.strategy_id,
-                    instrument_id=command.instrument_id,
-                    client_order_id=spec.client_order_id,
-                    reason=reason,
-                )
-            )
+            self._bus.publish(order_denied(command, reason, self._ids, self._clock.timestamp_ns()))
             return
         if limits.order_rate is not None:
             self._approvals.append(self._clock.timestamp_ns())
