@@ -28,7 +28,14 @@ from tradeloop.core.ids import ClientOrderId, IdFactory, InstrumentId, StrategyI
 from tradeloop.core.message import Event
 from tradeloop.execution.engine import ExecutionEngine
 from tradeloop.execution.factory import OrderFactory
-from tradeloop.model.commands import CancelAllOrders, CancelOrder, ModifyOrder, OrderSpec, SubmitOrder
+from tradeloop.model.commands import (
+    CancelAllOrders,
+    CancelOrder,
+    ModifyOrder,
+    OrderSpec,
+    SubmitOrder,
+    TradingCommand,
+)
 from tradeloop.model.data import Bar, BarSpec, QuoteTick, TradeTick
 from tradeloop.model.enums import OrderSide
 from tradeloop.model.events import (
@@ -200,45 +207,35 @@ class Strategy(Component):
 
     # -- commands --------------------------------------------------------------------------
 
-    def _command_ids(self) -> tuple[str, str, str | None, int]:
-        ids = self.context.ids
+    def _send(self, kind: type[TradingCommand], instrument_id: InstrumentId, **fields: Any) -> None:
+        """Publish a command of this strategy in the current correlation (a new one if none)."""
+        ctx = self.context
+        ids = ctx.ids
         if self._correlation is None:
             self._correlation = ids.new_id()
-        return ids.new_id(), self._correlation, self._causation, self.context.clock.timestamp_ns()
+        now = ctx.clock.timestamp_ns()
+        ctx.bus.publish(
+            kind(
+                id=ids.new_id(),
+                correlation_id=self._correlation,
+                causation_id=self._causation,
+                ts_event=now,
+                ts_init=now,
+                strategy_id=self.id,
+                instrument_id=instrument_id,
+                **fields,
+            )
+        )
 
     def submit_order(self, order: OrderSpec) -> None:
         """Send an order through the risk engine to its venue."""
         if order.strategy_id != self.id:
             raise TradeloopError(f"{self.id} cannot submit an order of strategy {order.strategy_id}")
-        cid, corr, cause, now = self._command_ids()
-        self.context.bus.publish(
-            SubmitOrder(
-                id=cid,
-                correlation_id=corr,
-                causation_id=cause,
-                ts_event=now,
-                ts_init=now,
-                strategy_id=self.id,
-                instrument_id=order.instrument_id,
-                order=order,
-            )
-        )
+        self._send(SubmitOrder, order.instrument_id, order=order)
 
     def cancel_order(self, order: Order | ClientOrderId) -> None:
         target = self._own_order(order)
-        cid, corr, cause, now = self._command_ids()
-        self.context.bus.publish(
-            CancelOrder(
-                id=cid,
-                correlation_id=corr,
-                causation_id=cause,
-                ts_event=now,
-                ts_init=now,
-                strategy_id=self.id,
-                instrument_id=target.instrument_id,
-                client_order_id=target.client_order_id,
-            )
-        )
+        self._send(CancelOrder, target.instrument_id, client_order_id=target.client_order_id)
 
     def modify_order(
         self,
@@ -249,36 +246,17 @@ class Strategy(Component):
         trigger_price: Price | None = None,
     ) -> None:
         target = self._own_order(order)
-        cid, corr, cause, now = self._command_ids()
-        self.context.bus.publish(
-            ModifyOrder(
-                id=cid,
-                correlation_id=corr,
-                causation_id=cause,
-                ts_event=now,
-                ts_init=now,
-                strategy_id=self.id,
-                instrument_id=target.instrument_id,
-                client_order_id=target.client_order_id,
-                quantity=quantity,
-                price=price,
-                trigger_price=trigger_price,
-            )
+        self._send(
+            ModifyOrder,
+            target.instrument_id,
+            client_order_id=target.client_order_id,
+            quantity=quantity,
+            price=price,
+            trigger_price=trigger_price,
         )
 
     def cancel_all_orders(self, instrument_id: InstrumentId | str) -> None:
-        cid, corr, cause, now = self._command_ids()
-        self.context.bus.publish(
-            CancelAllOrders(
-                id=cid,
-                correlation_id=corr,
-                causation_id=cause,
-                ts_event=now,
-                ts_init=now,
-                strategy_id=self.id,
-                instrument_id=InstrumentId(instrument_id),
-            )
-        )
+        self._send(CancelAllOrders, InstrumentId(instrument_id))
 
     def close_position(self, instrument_id: InstrumentId | str, *, tags: tuple[str, ...] = ()) -> bool:
         """Flatten this strategy's position with a reduce-only market order.
