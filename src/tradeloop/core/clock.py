@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -88,7 +88,17 @@ class _Scheduled:
     cancelled: bool = field(default=False, compare=False)
 
 
-def _check_name(name: str, active: dict[str, _Scheduled]) -> None:
+def _first_fire(
+    name: str, interval_ns: int, now_ns: int, start_ns: int | None, stop_ns: int | None
+) -> int | None:
+    """When a repeating timer first fires, or ``None`` when no fire falls in [start, stop]."""
+    if interval_ns <= 0:
+        raise TradeloopError(f"timer {name!r}: interval must be positive, got {interval_ns}")
+    first = (now_ns if start_ns is None else start_ns) + interval_ns
+    return None if stop_ns is not None and first > stop_ns else first
+
+
+def _check_name(name: str, active: Mapping[str, object]) -> None:
     if not name:
         raise TradeloopError("a timer needs a name")
     if name in active:
@@ -131,12 +141,9 @@ class SimulatedClock:
         start_ns: int | None = None,
         stop_ns: int | None = None,
     ) -> None:
-        if interval_ns <= 0:
-            raise TradeloopError(f"timer {name!r}: interval must be positive, got {interval_ns}")
-        first = (self._now if start_ns is None else start_ns) + interval_ns
-        if stop_ns is not None and first > stop_ns:
-            return  # no fire falls inside [start, stop]
-        self._schedule(name, first, interval_ns, stop_ns, callback)
+        first = _first_fire(name, interval_ns, self._now, start_ns, stop_ns)
+        if first is not None:
+            self._schedule(name, first, interval_ns, stop_ns, callback)
 
     def _schedule(
         self, name: str, at_ns: int, interval_ns: int, stop_ns: int | None, callback: TimerCallback
@@ -203,8 +210,7 @@ class LiveClock:
         return time.time_ns()
 
     def set_time_alert(self, name: str, at_ns: int, callback: TimerCallback) -> None:
-        if name in self._active:
-            raise TradeloopError(f"timer {name!r} is already set")
+        _check_name(name, self._active)
         loop = asyncio.get_running_loop()
 
         def fire() -> None:
@@ -222,14 +228,11 @@ class LiveClock:
         start_ns: int | None = None,
         stop_ns: int | None = None,
     ) -> None:
-        if interval_ns <= 0:
-            raise TradeloopError(f"timer {name!r}: interval must be positive, got {interval_ns}")
-        if name in self._active:
-            raise TradeloopError(f"timer {name!r} is already set")
+        _check_name(name, self._active)
+        first = _first_fire(name, interval_ns, time.time_ns(), start_ns, stop_ns)
+        if first is None:
+            return
         loop = asyncio.get_running_loop()
-        first = (time.time_ns() if start_ns is None else start_ns) + interval_ns
-        if stop_ns is not None and first > stop_ns:
-            return  # no fire falls inside [start, stop]
 
         def schedule(at_ns: int) -> None:
             delay = max(0.0, (at_ns - time.time_ns()) / NANOS_PER_SECOND)
