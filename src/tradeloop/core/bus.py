@@ -5,7 +5,9 @@ always takes the next message from the highest non-empty lane and hands it to ev
 subscribed to its type or to one of its base classes, in handler priority order (highest
 first; the portfolio sees a fill before any strategy). A handler that raises is isolated: the
 error is counted, logged with the message's correlation id and published as
-:class:`~tradeloop.core.message.HandlerFailed`; the other handlers still run.
+:class:`~tradeloop.core.message.HandlerFailed`; the other handlers still run, unless it
+raised :class:`~tradeloop.core.errors.MessageRejected` (an authority refusing the message),
+which stops its delivery to lower-priority handlers.
 
 Lane policies when a lane is at capacity (ARCHITECTURE.md):
 
@@ -25,12 +27,14 @@ turns it off and drains from its own task.
 from __future__ import annotations
 
 import logging
+import re
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from tradeloop.core.clock import Clock
+from tradeloop.core.errors import MessageRejected
 from tradeloop.core.ids import IdFactory
 from tradeloop.core.message import HandlerFailed, Lane, Message
 
@@ -40,6 +44,8 @@ Handler = Callable[[Any], None]
 """A synchronous message handler. Hot-path handlers never ``await``."""
 
 _log = logging.getLogger("tradeloop.bus")
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{4,}")
+"""Memory addresses (from default reprs) differ between runs; error texts drop them."""
 _CRITICAL = Lane.CRITICAL
 _HIGH = Lane.HIGH
 _NORMAL = Lane.NORMAL
@@ -236,6 +242,9 @@ class MessageBus:
             for handler in route.handlers:
                 try:
                     handler(msg)
+                except MessageRejected as exc:
+                    self._handler_failed(handler, msg, exc)
+                    break  # refused by an authority: lower-priority handlers never see it
                 except Exception as exc:  # noqa: BLE001 - isolation is the point
                     self._handler_failed(handler, msg, exc)
             if self._critical or self._high or self._normal or self._conflating or self._low:
@@ -290,10 +299,7 @@ class MessageBus:
         try:
             handler(msg)
         except Exception as exc:  # noqa: BLE001 - isolation is the point
-            self._handler_failed(handler, msg, exc)
-            if self._auto_drain and not self._draining:
-                # Sent from outside the reactor: deliver the HandlerFailed now, as publish would.
-                self.drain()
+            self._handler_failed(handler, msg, exc)  # delivered at once outside the reactor
 
     def drain(self) -> None:
         """Run the reactor until every lane is empty (no-op when called from a handler)."""
@@ -336,37 +342,65 @@ class MessageBus:
             for handler in route.handlers:
                 try:
                     handler(msg)
+                except MessageRejected as exc:
+                    self._handler_failed(handler, msg, exc)
+                    break  # refused by an authority: lower-priority handlers never see it
                 except Exception as exc:  # noqa: BLE001 - isolation is the point
                     self._handler_failed(handler, msg, exc)
             msg = None
 
     def _handler_failed(self, handler: Handler, msg: Message, exc: Exception) -> None:
+        self.report_failure(
+            getattr(handler, "__qualname__", type(handler).__qualname__),
+            getattr(type(msg), "TYPE_NAME", None) or type(msg).__name__,
+            exc,
+            correlation_id=getattr(msg, "correlation_id", None),
+            causation_id=getattr(msg, "id", None),
+            publish=not isinstance(msg, HandlerFailed),  # never loop on the failure report itself
+        )
+
+    def report_failure(
+        self,
+        handler: str,
+        message_type: str,
+        exc: Exception,
+        *,
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+        publish: bool = True,
+    ) -> None:
+        """Count, log and publish (as ``HandlerFailed``) an error a callback raised.
+
+        For callbacks the bus does not call itself (timers, lifecycle hooks), so they are
+        isolated the same way as bus handlers. The error text never holds memory addresses:
+        the event log of a rerun must be identical.
+        """
         self.handler_errors += 1
-        name = getattr(handler, "__qualname__", repr(handler))
-        correlation_id = getattr(msg, "correlation_id", None)
         _log.error(
             "handler %s failed on %s (correlation_id=%s): %r",
-            name,
-            type(msg).__name__,
+            handler,
+            message_type,
             correlation_id,
             exc,
             exc_info=exc,
         )
-        if isinstance(msg, HandlerFailed):
-            return  # never loop on the failure report itself
+        if not publish:
+            return
         now = self._clock.timestamp_ns()
         self._enqueue(
             HandlerFailed(
                 id=self._ids.new_id(),
                 correlation_id=correlation_id or self._ids.new_id(),
-                causation_id=getattr(msg, "id", None),
+                causation_id=causation_id,
                 ts_event=now,
                 ts_init=now,
-                handler=name,
-                message_type=type(msg).TYPE_NAME if hasattr(type(msg), "TYPE_NAME") else type(msg).__name__,
-                error=repr(exc),
+                handler=handler,
+                message_type=message_type,
+                error=_ADDRESS.sub("0x?", f"{type(exc).__name__}: {exc}"),
             )
         )
+        if self._auto_drain and not self._draining:
+            self.drain()
 
     # -- introspection ---------------------------------------------------------------------
 

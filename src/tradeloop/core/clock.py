@@ -175,26 +175,28 @@ class SimulatedClock:
         """Fire every timer due at or before ``to_ns`` in order; return how many fired."""
         fired = 0
         heap = self._heap
-        while heap and heap[0].fire_at <= to_ns:
-            item = heapq.heappop(heap)
-            if item.cancelled:
-                continue
-            fire_at = item.fire_at
-            if fire_at > self._now:
-                self._now = fire_at
-            nxt = fire_at + item.interval_ns
-            if item.interval_ns and (item.stop_ns is None or nxt <= item.stop_ns):
-                self._seq += 1
-                item.fire_at = nxt
-                item.seq = self._seq
-                heapq.heappush(heap, item)
-            else:
-                self._active.pop(item.name, None)
-            fired += 1
-            item.callback(TimeEvent(item.name, fire_at, self._now))
-        if to_ns > self._now:
-            self._now = to_ns
-        self._refresh_next()
+        try:
+            while heap and heap[0].fire_at <= to_ns:
+                item = heapq.heappop(heap)
+                if item.cancelled:
+                    continue
+                fire_at = item.fire_at
+                if fire_at > self._now:
+                    self._now = fire_at
+                nxt = fire_at + item.interval_ns
+                if item.interval_ns and (item.stop_ns is None or nxt <= item.stop_ns):
+                    self._seq += 1
+                    item.fire_at = nxt
+                    item.seq = self._seq
+                    heapq.heappush(heap, item)
+                else:
+                    self._active.pop(item.name, None)
+                fired += 1
+                item.callback(TimeEvent(item.name, fire_at, self._now))
+            if to_ns > self._now:
+                self._now = to_ns
+        finally:
+            self._refresh_next()  # consistent even when a callback raised
         return fired
 
 

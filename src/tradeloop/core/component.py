@@ -77,6 +77,9 @@ class Component:
         self._state = ComponentState.READY
         self._listener: TransitionListener | None = None
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name}, {self._state.value})"
+
     @property
     def state(self) -> ComponentState:
         return self._state

@@ -13,6 +13,7 @@ __all__ = [
     "InvalidOrderTransition",
     "InvalidStateTransition",
     "LayerError",
+    "MessageRejected",
     "TradeloopError",
     "ValueRangeError",
     "VenueError",
@@ -33,6 +34,15 @@ class InvalidStateTransition(TradeloopError):
 
 class InvalidOrderTransition(TradeloopError):
     """An order event is not legal in the order's current status."""
+
+
+class MessageRejected(TradeloopError):
+    """Raised by a handler that holds authority over a message and refuses it as invalid.
+
+    The bus then stops delivering that message to lower-priority handlers (and reports it like
+    any handler failure): an order event the execution engine cannot apply must not reach the
+    portfolio's ledger or a strategy.
+    """
 
 
 class BackPressureError(TradeloopError):

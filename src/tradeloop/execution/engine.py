@@ -5,14 +5,16 @@
 * Approved commands reach it on the ``ExecutionEngine.execute`` endpoint; it publishes
   ``OrderSubmitted`` and calls the venue's :class:`~tradeloop.execution.client.ExecutionClient`.
 * It applies every order event to its :class:`~tradeloop.model.orders.Order` before anyone
-  else sees the event, so handlers downstream read the order's new state.
+  else sees the event, so handlers downstream read the order's new state; an event the order
+  refuses (unknown order, overfill, duplicate fill, illegal transition) is rejected and goes
+  no further (:class:`~tradeloop.core.errors.MessageRejected`).
 """
 
 from __future__ import annotations
 
 from tradeloop.core.bus import MessageBus
 from tradeloop.core.clock import Clock
-from tradeloop.core.errors import TradeloopError
+from tradeloop.core.errors import InvalidOrderTransition, MessageRejected, TradeloopError
 from tradeloop.core.ids import ClientOrderId, IdFactory, InstrumentId, StrategyId, Venue, split_instrument_id
 from tradeloop.execution.client import ExecutionClient
 from tradeloop.execution.denial import order_denied
@@ -141,12 +143,18 @@ class ExecutionEngine:
         order = self._orders.get(event.client_order_id)
         if order is None:
             self.event_errors += 1
-            raise TradeloopError(f"{type(event).__name__} for unknown order {event.client_order_id}")
+            raise MessageRejected(f"{type(event).__name__} for unknown order {event.client_order_id}")
         if order.status.is_closed and isinstance(event, OrderCancelRejected | OrderModifyRejected):
             # A cancel or modify that crossed the order's fill or cancel on the wire: the venue's
             # answer is information, not a state change of a closed order.
             return
-        order.apply(event)
+        try:
+            order.apply(event)
+        except InvalidOrderTransition as exc:
+            # The order is the authority: an event it refuses (an overfill, a duplicate fill, a
+            # transition out of a closed state) must not reach the ledger or the strategies.
+            self.event_errors += 1
+            raise MessageRejected(str(exc)) from exc
         self.events_applied += 1
         if order.status.is_closed:
             self._open.pop(order.client_order_id, None)

@@ -129,7 +129,7 @@ def fee_raw(notional_raw: int, rate_raw: int, precision: int) -> int:
     if 2 * r > step or (2 * r == step and q % 2):
         q += 1
     value = q * _STEP[precision]
-    return -value if (notional_raw < 0) != (rate_raw < 0) and value else value
+    return -value if rate_raw < 0 else value  # the sign is the rate's: a rebate, never the price's
 
 
 def _decimals_of(text: str) -> int:

@@ -123,6 +123,7 @@ class Order:
         "quantity",
         "spec",
         "status",
+        "trade_ids",
         "trigger_price",
         "ts_last",
         "venue_order_id",
@@ -140,6 +141,7 @@ class Order:
         self._status_before_pending = OrderStatus.INITIALIZED
         self.events: list[OrderEvent] = []
         self.ts_last = 0
+        self.trade_ids: set[str] = set()  # the venue's trade ids already filled: duplicates are refused
 
     # -- identity --------------------------------------------------------------------------
 
@@ -222,12 +224,17 @@ class Order:
         if target == FILL:
             assert isinstance(event, OrderFilled)
             qty = event.last_qty.raw
+            if event.trade_id in self.trade_ids:
+                raise InvalidOrderTransition(
+                    f"order {spec.client_order_id}: trade {event.trade_id} was already filled (a duplicate)"
+                )
             if qty <= 0 or self.filled_raw + qty > self.quantity.raw:
                 raise InvalidOrderTransition(
                     f"order {spec.client_order_id}: fill of {event.last_qty} would overfill "
                     f"(filled {self.filled_qty} of {self.quantity})"
                 )
             self.filled_raw += qty
+            self.trade_ids.add(event.trade_id)
             self._fill_notional += event.last_px.raw * qty
             self.venue_order_id = event.venue_order_id
             new = _FILLED if self.filled_raw == self.quantity.raw else _PARTIALLY_FILLED

@@ -263,7 +263,12 @@ class BacktestEngine:
         try:
             self._build()
             for strategy in self.strategies:
-                strategy.start()
+                try:
+                    strategy.start()
+                except TradeloopError:
+                    raise  # a configuration error (say, data the run does not have): stop here
+                except Exception as exc:  # noqa: BLE001 - a strategy's own bug leaves the others running
+                    self.bus.report_failure(f"{strategy.id}.on_start", "start", exc)
             self._loop(total, progress)
             for strategy in self.strategies:
                 if strategy.state is ComponentState.RUNNING:

@@ -97,7 +97,6 @@ class Strategy(Component):
         self._correlation: str | None = None
         self._causation: str | None = None
         self._event_table: dict[type, tuple[Callable[[Any], None], ...]] = {}
-        self.errors = 0
 
     # -- wiring ----------------------------------------------------------------------------
 
@@ -299,7 +298,12 @@ class Strategy(Component):
     def _handle_time(self, event: TimeEvent) -> None:
         if self._state is _RUNNING:
             self._correlation = None
-            self.on_time_event(event)
+            try:
+                self.on_time_event(event)
+            except Exception as exc:  # noqa: BLE001 - a strategy's error never stops the engine
+                self.context.bus.report_failure(
+                    f"{type(self).__qualname__}.on_time_event", f"TimeEvent {event.name}", exc
+                )
 
     # -- handlers for subclasses -----------------------------------------------------------
 

@@ -278,11 +278,20 @@ def test_fee_is_rounded_half_to_even_at_the_currency_precision(
 def test_fee_raw_equals_decimal_half_even_of_the_exact_product(
     notional_raw: int, rate_raw: int, places: int
 ) -> None:
-    exact = Decimal(notional_raw).scaleb(-9) * Decimal(rate_raw).scaleb(-9)
+    # The fee is charged on the size of the trade: its sign is the rate's (a rebate), never the
+    # price's (a contract can trade below zero).
+    exact = abs(Decimal(notional_raw).scaleb(-9)) * Decimal(rate_raw).scaleb(-9)
     expected = exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
     got = fee_raw(notional_raw, rate_raw, places)
     assert got % 10 ** (9 - places) == 0
     assert Decimal(got).scaleb(-9) == expected
+
+
+def test_a_fill_at_a_negative_price_still_pays_its_fee() -> None:
+    # WTI May 2020 settled at -37.63: a positive fee rate must still cost the trader.
+    notional = -37_630 * FIXED_SCALAR  # 1 contract x -37.63 x 1000
+    assert fee_raw(notional, 100_000, 2) == 3_760_000_000  # 3.76 USD at 1 bp
+    assert fee_raw(notional, -100_000, 2) == -3_760_000_000  # a rebate stays a rebate
 
 
 @settings(max_examples=500, deadline=None)

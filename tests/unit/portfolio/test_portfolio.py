@@ -435,3 +435,40 @@ def test_position_events_describe_the_position_after_the_fill() -> None:
     assert Decimal(changed.avg_px_open) == Decimal("5000.5")
     assert changed.realized_pnl == usd("-4.00")
     assert changed.last_px == Price.from_str("5001.00")
+
+
+def test_a_duplicate_or_overfilling_fill_is_rejected_before_the_ledger_sees_it() -> None:
+    # A venue that resends a fill (say after a reconnect) must not double the position or cash.
+    from tradeloop.core import StrategyId
+    from tradeloop.execution import ExecutionEngine
+    from tradeloop.model import OrderAccepted, OrderSubmitted, SubmitOrder
+    from tradeloop.testkit import make_fill
+
+    rig = Rig()
+    engine = ExecutionEngine(rig.bus, rig.clock, id_factory(9))
+    strategy = StrategyId("S-dup")
+    spec = engine.order_factory(strategy).market(rig.es.id, BUY, Quantity.from_int(2))
+    common = {"correlation_id": "c", "ts_event": 1, "ts_init": 1, "instrument_id": rig.es.id}
+    rig.bus.publish(SubmitOrder(id="cmd", strategy_id=strategy, order=spec, **common))
+    ids = {"strategy_id": strategy, "client_order_id": spec.client_order_id, **common}
+    rig.bus.publish(OrderSubmitted(id="s", account_id="SIM-001", **ids))  # type: ignore[arg-type]
+    rig.bus.publish(OrderAccepted(id="a", venue_order_id="V-1", **ids))  # type: ignore[arg-type]
+    fill = make_fill(
+        rig.es,
+        BUY,
+        1,
+        "5000.00",
+        client_order_id=spec.client_order_id,
+        strategy_id=strategy,
+        trade_id="T-1",
+        venue_order_id="V-1",
+    )
+    rig.bus.publish(fill)
+    cash_after_one = rig.portfolio.cash()
+    rig.bus.publish(fill)  # the same trade again, while the order is still partly filled
+
+    assert rig.portfolio.net_position_raw(rig.es.id) == Quantity.from_int(1).raw
+    assert rig.portfolio.cash() == cash_after_one
+    assert rig.portfolio.fills == 1
+    (failure,) = [m for m in rig.events if isinstance(m, HandlerFailed)]
+    assert "already filled" in failure.error

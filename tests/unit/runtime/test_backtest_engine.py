@@ -322,17 +322,51 @@ def test_a_run_that_fails_closes_its_event_log_and_leaves_no_writer_process(tmp_
     from tradeloop.strategy import Strategy as _Strategy
     from tradeloop.venues.simulated import SimulatedVenueConfig as _Cfg
 
-    class Exploding(_Strategy):
-        def on_start(self) -> None:
-            raise RuntimeError("boom at start")
-
-    instrument = _Equity("FAIL.SIM")
+    instrument = _Equity("FAIL.SIM", currency="EUR")  # the account is in USD: the run must refuse
     engine = BacktestEngine(seed=1, event_log=tmp_path / "events.sqlite", event_log_writer="process")
     engine.add_instrument(instrument)
     engine.add_venue("SIM", _Cfg(starting_balances=_Money.from_str("1000", "USD")))
     engine.add_data(_bars(instrument, 10, seed=1))
-    engine.add_strategy(Exploding())
-    with pytest.raises(RuntimeError, match="boom at start"):
+    engine.add_strategy(_Strategy())
+    with pytest.raises(TradeloopError, match="quoted in EUR"):
         engine.run()
     gc.collect()  # an unreaped writer would raise a ResourceWarning (an error here)
     assert (tmp_path / "events.sqlite").exists()
+
+
+def test_a_strategy_whose_start_or_timer_raises_is_reported_and_the_run_goes_on() -> None:
+    from tradeloop.data.synthetic import generate_bars as _bars
+    from tradeloop.model import Equity as _Equity
+    from tradeloop.model import Money as _Money
+    from tradeloop.strategy import Strategy as _Strategy
+    from tradeloop.strategy import StrategyConfig as _Config
+    from tradeloop.venues.simulated import SimulatedVenueConfig as _Cfg
+
+    class BadStart(_Strategy):
+        def on_start(self) -> None:
+            raise RuntimeError(f"{self} cannot start")  # the repr must not leak an address
+
+    class BadTimer(_Strategy):
+        fired = 0
+
+        def on_start(self) -> None:
+            self.subscribe_bars("OK.SIM")
+            self.set_timer("tick", 60 * 1_000_000_000)
+
+        def on_time_event(self, event: object) -> None:
+            BadTimer.fired += 1
+            raise ZeroDivisionError("bad timer")
+
+    instrument = _Equity("OK.SIM")
+    engine = BacktestEngine(seed=1)
+    engine.add_instrument(instrument)
+    engine.add_venue("SIM", _Cfg(starting_balances=_Money.from_str("1000", "USD")))
+    engine.add_data(_bars(instrument, 20, seed=1))
+    engine.add_strategy(BadStart(_Config(strategy_id="bad-start")))
+    engine.add_strategy(BadTimer(_Config(strategy_id="bad-timer")))
+    result = engine.run()
+    assert result.data_count == 20
+    assert BadTimer.fired >= 18  # every minute of the run, not just the first
+    assert result.bus.handler_errors == 1 + BadTimer.fired
+    failures = [m for m in engine.bus.history or () if type(m).__name__ == "HandlerFailed"]
+    assert any("cannot start" in f.error and "0x" not in f.error for f in failures)  # type: ignore[attr-defined]

@@ -666,7 +666,7 @@ def test_a_raising_bar_handler_is_reported_and_the_next_bar_is_still_handled() -
     (failure,) = rig.failures
     assert failure.message_type == "Bar"
     assert "_handle_bar" in failure.handler
-    assert failure.error == "ValueError('boom')"
+    assert failure.error == "ValueError: boom"
     assert strategy.state is ComponentState.RUNNING
 
 
