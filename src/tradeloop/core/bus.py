@@ -15,7 +15,8 @@ Lane policies when a lane is at capacity (ARCHITECTURE.md):
 * HIGH - never dropped. A producer outside the reactor waits: the bus drains first. A handler
   cannot wait for its own reactor, so its message is queued past capacity and counted
   (``high_overflows``).
-* NORMAL - conflates: the newest message per ``(type, instrument)`` replaces the queued one,
+* NORMAL - conflates: the newest message per ``(type, instrument[, bar spec])`` replaces the
+  queued one,
   counted in ``conflated``; per-instrument order is preserved.
 * LOW - drops the oldest, counted in ``dropped``.
 
@@ -129,7 +130,7 @@ class MessageBus:
         self._high: deque[Message] = deque()
         self._normal: deque[Message] = deque()
         self._low: deque[Message] = deque()
-        self._conflating: dict[tuple[type, object], Message] = {}
+        self._conflating: dict[tuple[type, object, object], Message] = {}
         self._cap_high = cap.high
         self._cap_normal = cap.normal
         self._cap_low = cap.low
@@ -259,7 +260,9 @@ class MessageBus:
             if len(normal) < self._cap_normal and not self._conflating:
                 normal.append(msg)
                 return
-            key = (type(msg), getattr(msg, "instrument_id", None))
+            # Latest per (type, instrument, bar spec): bars of two timeframes never replace
+            # each other. Only reached under overload, so getattr's cost does not matter.
+            key = (type(msg), getattr(msg, "instrument_id", None), getattr(msg, "spec", None))
             if key in self._conflating:
                 self.conflated += 1
                 del self._conflating[key]  # re-insert so the newest sits last

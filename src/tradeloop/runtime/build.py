@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -237,16 +238,20 @@ def run_backtest(
     started = time.perf_counter()
     folder = output_dir if output_dir is not None else cfg.run.output_dir / cfg.run.name
     folder.mkdir(parents=True, exist_ok=True)
-    log_path = folder / "events.sqlite" if cfg.log.enabled else None
+    final_log = folder / "events.sqlite"
+    # Write the new log beside the old one and replace it only when the run succeeded: a run
+    # that fails (say, on an invalid strategy setting) leaves the previous run's files intact.
+    log_path = folder / f".events-{os.getpid()}.sqlite.partial" if cfg.log.enabled else None
+    try:
+        engine = build_engine(cfg, event_log=log_path)
+        result = engine.run(progress=progress)
+    except BaseException:
+        if log_path is not None:
+            log_path.unlink(missing_ok=True)
+        raise
     if log_path is not None:
-        for stale in (
-            log_path,
-            log_path.with_name(log_path.name + "-wal"),
-            log_path.with_name(log_path.name + "-shm"),
-        ):
-            stale.unlink(missing_ok=True)
-    engine = build_engine(cfg, event_log=log_path)
-    result = engine.run(progress=progress)
+        os.replace(log_path, final_log)
+        result.event_log_path = final_log
     report = None
     if cfg.report.enabled:
         info = RunInfo(

@@ -36,6 +36,9 @@ from typing import IO, Literal
 
 import msgspec
 
+# Reading a log decodes by registered type name, so the model's messages must be known; types
+# of higher layers (risk events, user events) register when their modules are imported.
+import tradeloop.model  # noqa: F401 - imported for its message registrations
 from tradeloop.core.errors import TradeloopError
 from tradeloop.core.message import Message, message_type
 from tradeloop.store.log_writer import LogSink, read_frame, write_frame
@@ -217,10 +220,22 @@ class SqliteEventLog:
 
 
 def _open_existing(path: Path | str) -> sqlite3.Connection:
+    """Open a finished log read-only (``immutable``: no side files), checking it is one."""
     p = Path(path)
     if not p.is_file():
         raise TradeloopError(f"no event log at {p}")
-    return sqlite3.connect(f"file:{p}?mode=ro", uri=True)
+    conn = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+    try:
+        found = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'view' AND name = 'messages'"
+        ).fetchone()
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise TradeloopError(f"{p} is not an event log: {exc}") from None
+    if found is None:
+        conn.close()
+        raise TradeloopError(f"{p} is not a tradeloop event log (no 'messages' view)")
+    return conn
 
 
 def content_hash(path: Path | str) -> str:
@@ -255,12 +270,25 @@ def read_event_log(path: Path | str, *, types: set[str] | None = None) -> Iterat
                         cls = message_type(type_name)
                     except KeyError:
                         raise TradeloopError(
-                            f"event log {path}: row {seq} has unknown message type {type_name!r}"
+                            f"event log {path}: row {seq} has message type {type_name!r}, which is not "
+                            "registered here; import the module that defines it before reading"
                         ) from None
                     decoder = decoders[type_name] = msgspec.msgpack.Decoder(cls)
-                message = decoder.decode(payload)
-                if ts_init is None:  # market_data rows do not store it; the message carries it
-                    ts_init = message.ts_init
-                yield EventLogRecord(seq, type_name, ts_event, ts_init, mid, corr, cause, message)
+                try:
+                    message = decoder.decode(payload)
+                except (msgspec.DecodeError, ValueError) as exc:
+                    raise TradeloopError(
+                        f"event log {path}: row {seq} ({type_name}) is corrupt: {exc}"
+                    ) from None
+                yield EventLogRecord(
+                    seq,
+                    type_name,
+                    ts_event,
+                    ts_init if ts_init is not None else message.ts_init,
+                    mid,
+                    corr,
+                    cause,
+                    message,
+                )
     finally:
         conn.close()

@@ -123,6 +123,7 @@ class LogSink:
         if not self._closed:
             self._closed = True
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._conn.execute("PRAGMA journal_mode=DELETE")  # a finished log is one plain file
             self._conn.close()
         return self._hash.hexdigest()
 

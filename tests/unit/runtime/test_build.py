@@ -302,3 +302,25 @@ def test_an_instrument_the_factory_refuses_is_a_config_error_naming_the_key(tmp_
     data = {"source": "synthetic", "instrument": {"id": "TEST.SIM", "type": "equity", "tick": "0.0000000001"}}
     with pytest.raises(ConfigError, match=r"^data\.instrument: "):
         build_engine(base_config(data, tmp_path), event_log=None)
+
+
+def test_a_failed_rerun_keeps_the_previous_runs_event_log(tmp_path: Path) -> None:
+    from tradeloop.config import load_config as _load
+    from tradeloop.runtime import BacktestConfig as _Cfg
+    from tradeloop.runtime import run_backtest as _run
+
+    config_file = tmp_path / "run.yaml"
+    config_file.write_text(
+        "data:\n  source: synthetic\n  instrument: {id: SYN.SIM}\n  synthetic: {count: 300, seed: 2}\n"
+        "strategies:\n  - class: tradeloop.strategy.samples:MovingAverageCrossover\n"
+        "    config: {instrument_id: SYN.SIM, fast: 5, slow: 20, quantity: 1}\n"
+    )
+    out = tmp_path / "out"
+    first = _run(_load(_Cfg, config_file), output_dir=out)
+    assert first.result.event_log_path == out / "events.sqlite"
+    digest = first.result.event_log_hash
+    broken = _load(_Cfg, config_file, overrides=["strategies.0.config.fast=40"])  # fast > slow
+    with pytest.raises(ConfigError):
+        _run(broken, output_dir=out)
+    assert content_hash(out / "events.sqlite") == digest
+    assert not [p for p in out.iterdir() if p.name.endswith(".partial")]

@@ -186,7 +186,9 @@ def test_an_unknown_type_name_in_a_row_is_a_clear_error_naming_file_and_row(tmp_
     reader = read_event_log(path)
     assert next(reader).seq == 1
     assert next(reader).seq == 2
-    with pytest.raises(TradeloopError, match=r"row 3 has unknown message type 'OrderTeleported'") as info:
+    with pytest.raises(
+        TradeloopError, match=r"row 3 has message type 'OrderTeleported', which is not registered"
+    ) as info:
         next(reader)
     assert str(path) in str(info.value)
 
@@ -217,3 +219,24 @@ def test_either_writer_produces_the_same_rows_and_hash(
 
     assert log.close() == expected_hash(messages) == content_hash(path)
     assert [r.message for r in read_event_log(path)] == messages
+
+
+def test_a_file_that_is_not_an_event_log_is_refused_clearly(tmp_path: Path) -> None:
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    conn.close()
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database at all " * 100)
+    for path in (other, text):
+        with pytest.raises(TradeloopError, match="not a tradeloop event log|is not an event log"):
+            content_hash(path)
+
+
+def test_reading_a_finished_log_leaves_no_side_files(tmp_path: Path) -> None:
+    path = tmp_path / "events.sqlite"
+    messages = sample_messages(3)
+    write_log(path, messages)
+    assert len(list(read_event_log(path))) == len(messages)
+    content_hash(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["events.sqlite"]
