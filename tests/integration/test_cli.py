@@ -223,3 +223,18 @@ def test_log_hash_of_a_missing_file_is_one_clear_line(tmp_path: Path) -> None:
     missing = tmp_path / "events.sqlite"
     result = invoke("log-hash", str(missing))
     assert_clean_failure(result, f"no event log at {missing}")
+
+
+def test_an_unwritable_output_folder_is_a_clean_error_not_a_traceback(tmp_path: Path) -> None:
+    blocker = tmp_path / "file-not-folder"
+    blocker.write_text("x")
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "data:\n  source: synthetic\n  instrument: {id: SYN.SIM}\n  synthetic: {count: 50}\n"
+        "strategies:\n  - class: tradeloop.strategy.samples:MovingAverageCrossover\n"
+        "    config: {instrument_id: SYN.SIM}\n"
+    )
+    result = CliRunner().invoke(app, ["backtest", str(config), "-q", "-o", str(blocker / "out")])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert "error:" in result.output

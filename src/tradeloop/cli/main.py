@@ -80,6 +80,8 @@ def backtest(
             outcome = run_backtest(cfg, output_dir=output, progress=progress)
     except TradeloopError as exc:
         raise _fail(str(exc)) from None
+    except OSError as exc:  # an unwritable output folder, a full disk
+        raise _fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
     result = outcome.result
     table = Table(title=f"tradeloop backtest: {result.run_id}", show_header=False, title_justify="left")
     table.add_column("metric", style="bold")
@@ -130,7 +132,7 @@ def log_hash(path: Annotated[Path, typer.Argument(help="An event log written by 
     """Recompute the content hash of an event log."""
     try:
         console.print(content_hash(path))
-    except TradeloopError as exc:
+    except (TradeloopError, OSError) as exc:
         raise _fail(str(exc)) from None
 
 

@@ -36,6 +36,37 @@ ENV_PREFIX = "TRADELOOP_"
 M = TypeVar("M", bound=BaseModel)
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """A safe loader that refuses a key given twice in one mapping (YAML would keep the last
+    silently, dropping the first block's settings)."""
+
+
+def _unique_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            mark = key_node.start_mark
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (line {mark.line + 1})", mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
+def _fresh(value: Any) -> Any:
+    """A copy of a loaded tree with no shared parts: YAML anchors and a caller's ``base`` are
+    never changed by an override of one place."""
+    if isinstance(value, dict):
+        return {k: _fresh(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fresh(v) for v in value]
+    return value
+
+
 def load_yaml(path: Path | str) -> dict[str, Any]:
     """Read a YAML mapping; raises ``ConfigError`` naming the file (and line) on failure."""
     p = Path(path)
@@ -46,7 +77,7 @@ def load_yaml(path: Path | str) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read config file: {exc.strerror}") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
@@ -54,6 +85,7 @@ def load_yaml(path: Path | str) -> dict[str, Any]:
         raise ConfigError(f"{p}: invalid YAML{where}: {problem}") from None
     if data is None:
         return {}
+    data = _fresh(data)
     if not isinstance(data, dict):
         raise ConfigError(f"{p}: the top level must be a mapping of keys, got {type(data).__name__}")
     return data
@@ -174,7 +206,7 @@ def load_config(
     ConfigError
         Naming the file and every invalid key with its reason.
     """
-    data: dict[str, Any] = dict(base or {})
+    data: dict[str, Any] = _fresh(dict(base or {}))
     source = "defaults"
     if path is not None:
         data.update(load_yaml(path))

@@ -24,6 +24,7 @@ from tradeloop.model.events import (
     OrderCancelRejected,
     OrderEvent,
     OrderModifyRejected,
+    OrderRejected,
     OrderSubmitted,
 )
 from tradeloop.model.orders import Order
@@ -123,7 +124,24 @@ class ExecutionEngine:
                     account_id=client.account_id,
                 )
             )
-            client.submit_order(command)
+            try:
+                client.submit_order(command)
+            except Exception as exc:
+                now = self._clock.timestamp_ns()
+                self._bus.publish(
+                    OrderRejected(
+                        id=self._ids.new_id(),
+                        correlation_id=command.correlation_id,
+                        causation_id=command.id,
+                        ts_event=now,
+                        ts_init=now,
+                        strategy_id=command.strategy_id,
+                        instrument_id=command.instrument_id,
+                        client_order_id=command.order.client_order_id,
+                        reason=f"venue client error: {type(exc).__name__}: {exc}",
+                    )
+                )
+                raise
         elif isinstance(command, CancelOrder):
             client.cancel_order(command)
         elif isinstance(command, ModifyOrder):

@@ -7,8 +7,7 @@ import inspect
 import os
 import time
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, get_args, get_type_hints
 
@@ -86,6 +85,9 @@ report:
 """
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 @dataclass(frozen=True, slots=True)
 class RunOutcome:
     result: BacktestResult
@@ -122,7 +124,7 @@ def _parse_start(text: str) -> int:
         raise ConfigError(f"data.synthetic.start: not an ISO-8601 time: {text!r}") from None
     if dt.tzinfo is None:
         raise ConfigError(f"data.synthetic.start: give a time zone (e.g. 'Z'): {text!r}")
-    return int(dt.timestamp()) * NANOS_PER_SECOND + dt.microsecond * 1000
+    return (dt - _EPOCH) // timedelta(microseconds=1) * 1_000  # exact, also before 1970
 
 
 def load_data(cfg: DataConfig) -> tuple[Instrument, list[Data]]:
@@ -198,7 +200,7 @@ def venue_config(settings: VenueSettings) -> SimulatedVenueConfig:
         return SimulatedVenueConfig(
             starting_balances=Money.from_decimal(settings.starting_balance, settings.currency),
             account_type=AccountType(settings.account_type),
-            leverage=max(settings.leverage, Decimal(1)),
+            leverage=settings.leverage,
             fill_model=FillModel(
                 max_volume_participation=settings.max_volume_participation,
                 slippage_ticks=settings.slippage_ticks,

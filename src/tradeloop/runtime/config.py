@@ -106,7 +106,7 @@ class VenueSettings(_Frozen):
     starting_balance: Decimal = Field(Decimal(1_000_000), gt=0)
     currency: str = "USD"
     account_type: Literal["CASH", "MARGIN"] = "MARGIN"
-    leverage: Decimal = Field(Decimal(1), gt=0)
+    leverage: Decimal = Field(Decimal(1), ge=1)
     latency_ms: Decimal = Field(Decimal(0), ge=0)
     latency_jitter_ms: Decimal = Field(Decimal(0), ge=0)
     max_volume_participation: Decimal | None = Field(None, gt=0, le=1)

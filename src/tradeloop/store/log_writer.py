@@ -1,16 +1,16 @@
 """The event log's sink: turns encoded batches into SQLite rows and the content hash.
 
-A batch is one msgpack message ``(first_seq, type_names, ts_events, messages)``: the run encodes its
-buffered messages in a single call and the sink splits them (as raw payloads), reads the row
-columns from each payload's header fields, hashes and inserts. The sink runs in the run's own
-thread or in a child process (``python -m tradeloop.store.writer_process PATH``) that reads
-framed requests on standard input: ``B`` + batch, ``D`` (digest so far) and ``E`` (end);
-it answers ``D`` and ``E`` with ``OK`` + digest or ``ERR`` + the error.
+A batch is one msgpack message ``(first_seq, type_names, ts_events, messages)``: the run
+encodes its buffered messages in a single call; the sink splits them into raw payloads, reads
+the id columns of commands and events from their payloads, hashes and inserts, one transaction
+per batch.
 
-It reads frames from standard input - an 8-byte big-endian length, then a msgpack
-``(market_data_rows, event_rows)`` batch - and writes each batch in one transaction. A
-zero-length frame ends it: it checkpoints the WAL, closes the file and answers on standard
-output with an empty frame (success) or the error text.
+The sink runs in the run's own thread, or in a child process (``python -m
+tradeloop.store.writer_process PATH``) that reads frames from standard input - an 8-byte
+big-endian length, then the request: ``B`` + batch, ``D`` (the digest so far) or ``E`` (end:
+checkpoint, close, digest) - and answers ``D`` and ``E`` on standard output with ``OK`` +
+digest or ``ERR`` + the error. A reader thread queues incoming frames, so the run never waits
+for an insert to finish.
 """
 
 from __future__ import annotations

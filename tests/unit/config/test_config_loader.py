@@ -210,7 +210,10 @@ def test_invalid_override_syntax_is_refused(text: str) -> None:
 
 
 def test_a_set_value_is_validated_like_the_file(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"venue\.leverage: Input should be greater than 0"):
+    with pytest.raises(
+        ConfigError,
+        match=r"--set venue.leverage=-2: venue\.leverage: Input should be greater than or equal to 1",
+    ):
         load_config(BacktestConfig, write(tmp_path, STRATEGY), overrides=["venue.leverage=-2"], environ={})
 
 
@@ -247,3 +250,34 @@ def test_a_bad_value_from_the_environment_names_the_variable_not_the_file(tmp_pa
     with pytest.raises(ConfigError) as info:
         load_config(BacktestConfig, path, environ={"TRADELOOP_RUN__SEED": "x"})
     assert "TRADELOOP_RUN__SEED" in str(info.value)
+
+
+def test_an_override_of_one_anchored_entry_leaves_the_others_and_the_base_alone(tmp_path: Path) -> None:
+    path = tmp_path / "anchors.yaml"
+    path.write_text(
+        "shared: &shared {instrument_id: ES.CME, fast: 10, slow: 30}\n"
+        "strategies:\n"
+        "  - {class: tradeloop.strategy.samples:MovingAverageCrossover, config: *shared}\n"
+        "  - {class: tradeloop.strategy.samples:MovingAverageCrossover, config: *shared}\n"
+    )
+    data = load_yaml(path)
+    apply_overrides(data, ["strategies.0.config.fast=5"])
+    assert [s["config"]["fast"] for s in data["strategies"]] == [5, 10]
+
+    valid = tmp_path / "valid.yaml"
+    valid.write_text(
+        "strategies:\n  - class: tradeloop.strategy.samples:MovingAverageCrossover\n"
+        "    config: {instrument_id: ES.CME}\n"
+    )
+    base = {"run": {"seed": 1}}
+    first = load_config(BacktestConfig, valid, overrides=["run.seed=9"], base=base)
+    second = load_config(BacktestConfig, valid, base=base)
+    assert (first.run.seed, second.run.seed) == (9, 1)
+    assert base == {"run": {"seed": 1}}
+
+
+def test_a_key_given_twice_is_refused_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "twice.yaml"
+    path.write_text("run:\n  seed: 1\nrun:\n  name: again\n")
+    with pytest.raises(ConfigError, match=r"duplicate key 'run' \(line 3\)"):
+        load_yaml(path)

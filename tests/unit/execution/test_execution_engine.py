@@ -15,7 +15,7 @@ import pytest
 
 from tradeloop.core.bus import MessageBus
 from tradeloop.core.errors import TradeloopError
-from tradeloop.core.ids import AccountId, ClientOrderId, StrategyId, Venue, VenueOrderId
+from tradeloop.core.ids import AccountId, ClientOrderId, InstrumentId, StrategyId, Venue, VenueOrderId
 from tradeloop.core.message import Event, HandlerFailed
 from tradeloop.execution import EXECUTE_ENDPOINT, ExecutionEngine, OrderFactory
 from tradeloop.model.account import Account
@@ -527,3 +527,41 @@ def test_an_illegal_transition_is_reported_and_leaves_the_order_as_it_was() -> N
     assert rig.order(command).status is OrderStatus.REJECTED
     (failure,) = rig.of(HandlerFailed)
     assert "OrderAccepted is not allowed in status REJECTED" in failure.error
+
+
+def test_a_venue_client_that_raises_on_submit_leaves_the_order_rejected_not_hanging() -> None:
+    class BrokenClient:
+        venue = Venue("SIM")
+        account_id = AccountId("SIM-001")
+
+        def submit_order(self, command: SubmitOrder) -> None:
+            raise ConnectionError("socket closed")
+
+        def cancel_order(self, command: object) -> None: ...
+
+        def modify_order(self, command: object) -> None: ...
+
+        def cancel_all_orders(self, command: object) -> None: ...
+
+    clock = TestClock(START_NS)
+    bus = MessageBus(clock, id_factory(1))
+    engine = ExecutionEngine(bus, clock, id_factory(2))
+    engine.register_client(BrokenClient())
+    bus.register_endpoint("route", engine.execute)
+    spec = engine.order_factory(STRATEGY).market(InstrumentId("ES.SIM"), OrderSide.BUY, Quantity.from_int(1))
+    command = SubmitOrder(
+        id="cmd",
+        correlation_id="corr",
+        ts_event=START_NS,
+        ts_init=START_NS,
+        strategy_id=STRATEGY,
+        instrument_id=spec.instrument_id,
+        order=spec,
+    )
+    bus.subscribe(SubmitOrder, lambda c: bus.send("route", c, forward=True))
+    bus.publish(command)
+    order = engine.order(spec.client_order_id)
+    assert order is not None
+    assert order.status is OrderStatus.REJECTED
+    assert "venue client error: ConnectionError: socket closed" in order.events[-1].reason  # type: ignore[attr-defined]
+    assert bus.handler_errors == 1

@@ -229,7 +229,7 @@ def test_a_file_that_is_not_an_event_log_is_refused_clearly(tmp_path: Path) -> N
     text = tmp_path / "notes.txt"
     text.write_text("not a database at all " * 100)
     for path in (other, text):
-        with pytest.raises(TradeloopError, match="not a tradeloop event log|is not an event log"):
+        with pytest.raises(TradeloopError, match=r"not a tradeloop event log|is not an event log"):
             content_hash(path)
 
 

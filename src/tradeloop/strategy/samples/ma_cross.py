@@ -63,8 +63,11 @@ class MovingAverageCrossover(Strategy):
         if was is None:
             return  # warm-up: remember the side, trade only on a real cross
         if above:
-            assert self._qty is not None
-            self.submit_order(self.order_factory.market(bar.instrument_id, OrderSide.BUY, self._qty))
+            # Only from flat with nothing working: a close that was denied or is still on its
+            # way must not turn into a doubled position.
+            if self.position(bar.instrument_id) is None and not self.open_orders(bar.instrument_id):
+                assert self._qty is not None
+                self.submit_order(self.order_factory.market(bar.instrument_id, OrderSide.BUY, self._qty))
         else:
             self.close_position(bar.instrument_id)
 
