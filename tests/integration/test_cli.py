@@ -238,3 +238,25 @@ def test_an_unwritable_output_folder_is_a_clean_error_not_a_traceback(tmp_path: 
     assert result.exit_code == 2
     assert "Traceback" not in result.output
     assert "error:" in result.output
+
+
+def test_rows_skipped_on_request_are_counted_in_the_results(tmp_path: Path) -> None:
+    csv = tmp_path / "trades.csv"
+    lines = ["timestamp,price,size"]
+    for i in range(200):
+        lines.append(f"2024-01-02T00:{i // 60:02d}:{i % 60:02d}Z,{100 + (i % 7) * 0.25:.2f},1")
+    lines[50] = "2024-01-02T00:00:49Z,NaN,1"
+    lines[90] = "2024-01-02T00:01:29Z,-5.00,1"
+    csv.write_text("\n".join(lines) + "\n")
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        f"data:\n  source: csv\n  kind: trades\n  path: {csv}\n  on_error: skip\n"
+        "  instrument: {id: CSV.SIM, tick: '0.25'}\n"
+        "strategies:\n  - class: tradeloop.strategy.samples:MovingAverageCrossover\n"
+        "    config: {instrument_id: CSV.SIM, fast: 2, slow: 3, quantity: 1}\n"
+    )
+    result = CliRunner().invoke(app, ["backtest", str(config), "-q", "--no-log", "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    line = next(ln for ln in result.output.splitlines() if "data rows skipped" in ln)
+    assert "1 missing" in line or "1 nan" in line.lower()
+    assert "198" in result.output.replace(",", "")  # market data messages

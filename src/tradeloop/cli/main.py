@@ -86,10 +86,15 @@ def backtest(
     table = Table(title=f"tradeloop backtest: {result.run_id}", show_header=False, title_justify="left")
     table.add_column("metric", style="bold")
     table.add_column("value", justify="right")
+    skipped = outcome.skipped_rows
     rows: list[tuple[str, str]] = [
         ("strategies", ", ".join(result.strategies)),
         ("instruments", ", ".join(result.instruments)),
         ("market data messages", f"{result.data_count:,}"),
+        (
+            "data rows skipped",
+            ", ".join(f"{n:,} {reason}" for reason, n in sorted(skipped.items())) if skipped else "none",
+        ),
         ("orders", f"{result.orders:,}"),
         ("fills", f"{result.fills:,}"),
         ("starting balance", str(result.starting_balance)),

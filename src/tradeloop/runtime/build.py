@@ -45,7 +45,15 @@ from tradeloop.strategy.config import StrategyConfig
 from tradeloop.strategy.strategy import Strategy
 from tradeloop.venues.simulated import AccountType, FeeModel, FillModel, LatencyModel, SimulatedVenueConfig
 
-__all__ = ["SAMPLE_CONFIG", "RunOutcome", "build_engine", "load_strategy", "run_backtest"]
+__all__ = [
+    "SAMPLE_CONFIG",
+    "LoadedData",
+    "RunOutcome",
+    "build_engine",
+    "load_data",
+    "load_strategy",
+    "run_backtest",
+]
 
 SAMPLE_CONFIG = """\
 # tradeloop sample backtest: E-mini S&P 500 futures trades (2013-09-01..03, shipped with the
@@ -93,6 +101,8 @@ class RunOutcome:
     result: BacktestResult
     report: ReportPaths | None
     output_dir: Path
+    skipped_rows: dict[str, int]
+    """Data rows the loader skipped, per reason (only with ``data.on_error: skip``)."""
 
 
 def make_instrument(cfg: InstrumentConfig) -> Instrument:
@@ -127,10 +137,19 @@ def _parse_start(text: str) -> int:
     return (dt - _EPOCH) // timedelta(microseconds=1) * 1_000  # exact, also before 1970
 
 
-def load_data(cfg: DataConfig) -> tuple[Instrument, list[Data]]:
+@dataclass(frozen=True, slots=True)
+class LoadedData:
+    """The market data of a run, its instrument, and the rows skipped (``on_error: skip``)."""
+
+    instrument: Instrument
+    data: list[Data]
+    skipped: dict[str, int]
+
+
+def load_data(cfg: DataConfig) -> LoadedData:
     """The instrument and market data the config names."""
     if cfg.source == "sample":
-        return sample_instrument(), list(load_sample_trades())
+        return LoadedData(sample_instrument(), list(load_sample_trades()), {})
     assert cfg.instrument is not None  # the config validator guarantees it
     instrument = make_instrument(cfg.instrument)
     spec = BarSpec.parse(cfg.bar_spec)
@@ -146,7 +165,7 @@ def load_data(cfg: DataConfig) -> tuple[Instrument, list[Data]]:
             volatility=s.volatility,
             drift=s.drift,
         )
-        return instrument, list(bars)
+        return LoadedData(instrument, list(bars), {})
     assert cfg.path is not None
     epoch = None if cfg.timestamp_unit == "iso" else cfg.timestamp_unit
     fmt: FileFormat = "csv" if cfg.source == "csv" else "parquet"
@@ -162,7 +181,7 @@ def load_data(cfg: DataConfig) -> tuple[Instrument, list[Data]]:
         loaded = load_bars(
             cfg.path, instrument, spec, file_format=fmt, epoch_unit=epoch, on_error=cfg.on_error
         )
-    return instrument, list(loaded.data)
+    return LoadedData(instrument, list(loaded.data), dict(loaded.skipped))
 
 
 def load_strategy(entry: StrategyEntry) -> Strategy:
@@ -212,9 +231,12 @@ def venue_config(settings: VenueSettings) -> SimulatedVenueConfig:
         raise ConfigError(f"venue: {exc}") from None
 
 
-def build_engine(cfg: BacktestConfig, *, event_log: Path | None) -> BacktestEngine:
+def build_engine(
+    cfg: BacktestConfig, *, event_log: Path | None, loaded: LoadedData | None = None
+) -> BacktestEngine:
     """An engine with the config's venue, instrument, data and strategies added."""
-    instrument, data = load_data(cfg.data)
+    loaded = loaded if loaded is not None else load_data(cfg.data)
+    instrument, data = loaded.instrument, loaded.data
     if not data:
         raise ConfigError("data: the source holds no market data")
     engine = BacktestEngine(
@@ -245,7 +267,8 @@ def run_backtest(
     # that fails (say, on an invalid strategy setting) leaves the previous run's files intact.
     log_path = folder / f".events-{os.getpid()}.sqlite.partial" if cfg.log.enabled else None
     try:
-        engine = build_engine(cfg, event_log=log_path)
+        loaded = load_data(cfg.data)
+        engine = build_engine(cfg, event_log=log_path, loaded=loaded)
         result = engine.run(progress=progress)
     except BaseException:
         if log_path is not None:
@@ -270,7 +293,7 @@ def run_backtest(
             wall_seconds=round(time.perf_counter() - started, 3),
         )
         report = write_report(folder, info, result.statistics, result.equity, result.trades)
-    return RunOutcome(result=result, report=report, output_dir=folder)
+    return RunOutcome(result=result, report=report, output_dir=folder, skipped_rows=loaded.skipped)
 
 
 def _summary(cfg: BacktestConfig) -> dict[str, str]:
