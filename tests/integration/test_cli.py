@@ -242,9 +242,9 @@ def test_an_unwritable_output_folder_is_a_clean_error_not_a_traceback(tmp_path: 
 
 def test_rows_skipped_on_request_are_counted_in_the_results(tmp_path: Path) -> None:
     csv = tmp_path / "trades.csv"
-    lines = ["timestamp,price,size"]
-    for i in range(200):
-        lines.append(f"2024-01-02T00:{i // 60:02d}:{i % 60:02d}Z,{100 + (i % 7) * 0.25:.2f},1")
+    lines = ["timestamp,price,size"] + [
+        f"2024-01-02T00:{i // 60:02d}:{i % 60:02d}Z,{100 + (i % 7) * 0.25:.2f},1" for i in range(200)
+    ]
     lines[50] = "2024-01-02T00:00:49Z,NaN,1"
     lines[90] = "2024-01-02T00:01:29Z,-5.00,1"
     csv.write_text("\n".join(lines) + "\n")
