@@ -302,6 +302,9 @@ def _summary(cfg: BacktestConfig) -> dict[str, str]:
         "venue.account_type": cfg.venue.account_type,
         "venue.starting_balance": f"{cfg.venue.starting_balance} {cfg.venue.currency}",
         "venue.latency_ms": str(cfg.venue.latency_ms),
+        "venue.maker_fee": "instrument's" if cfg.venue.maker_fee is None else str(cfg.venue.maker_fee),
+        "venue.taker_fee": "instrument's" if cfg.venue.taker_fee is None else str(cfg.venue.taker_fee),
+        "venue.leverage": str(cfg.venue.leverage),
         "run.seed": str(cfg.run.seed),
     }
     for i, entry in enumerate(cfg.strategies):
