@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Container
+
 from tradeloop.core.bus import MessageBus
 from tradeloop.core.clock import Clock
 from tradeloop.core.errors import InvalidOrderTransition, MessageRejected, TradeloopError
@@ -20,6 +22,7 @@ from tradeloop.execution.client import ExecutionClient
 from tradeloop.execution.denial import order_denied
 from tradeloop.execution.factory import OrderFactory
 from tradeloop.model.commands import CancelAllOrders, CancelOrder, ModifyOrder, SubmitOrder, TradingCommand
+from tradeloop.model.enums import OrderSide
 from tradeloop.model.events import (
     OrderCancelRejected,
     OrderEvent,
@@ -85,6 +88,18 @@ class ExecutionEngine:
             if (strategy_id is None or o.strategy_id == strategy_id)
             and (instrument_id is None or o.instrument_id == instrument_id)
         ]
+
+    def working_raw(
+        self, instrument_id: InstrumentId, side: OrderSide, *, exclude: Container[ClientOrderId] = ()
+    ) -> int:
+        """Unfilled quantity raw of the not-yet-closed orders on one side of an instrument."""
+        return sum(
+            o.leaves_raw
+            for o in self._open.values()
+            if o.spec.instrument_id == instrument_id
+            and o.spec.side is side
+            and o.spec.client_order_id not in exclude
+        )
 
     def open_order_count(self, instrument_id: InstrumentId | None = None) -> int:
         if instrument_id is None:

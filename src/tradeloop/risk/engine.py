@@ -16,14 +16,16 @@ Checks of a ``SubmitOrder``, in order (the first failure denies):
 3. ``max_order_quantity`` (per-instrument override, else the default).
 4. ``price_band_pct`` - limit and trigger prices within the band around the last price.
 5. ``max_order_notional``.
-6. ``max_position_quantity``, ``max_position_notional``, ``max_gross_exposure`` - skipped for
-   a position-reducing order.
+6. ``max_position_quantity``, ``max_position_notional``, ``max_gross_exposure`` - on the
+   worst case, as if every order working on the same side filled too; skipped for a
+   position-reducing order.
 7. ``max_open_orders``, ``max_open_orders_per_instrument``.
 8. ``max_order_rate`` - last, because an approval is what the window counts.
 
 An order *reduces the position* when it is ``reduce_only`` (the venue will not let it grow a
 position) or when it is on the other side of the instrument's net position (all strategies)
-and no larger than it, so it cannot flip the position. Orders are valued at their limit
+and, together with the orders already working on that side, no larger than it, so it cannot
+flip the position. Orders are valued at their limit
 price, else their trigger price (stop market), else the last price; an order that cannot be
 valued is denied by the first check that needs a value. A ``ModifyOrder`` is checked for the
 trading state, the instrument grids, ``max_order_quantity`` and the price band.
@@ -293,7 +295,7 @@ class RiskEngine:
             self._denials_in_flight[cid] = spec.instrument_id
             self._bus.publish(order_denied(command, reason, self._ids, self._clock.timestamp_ns()))
             return
-        if limits.order_rate is not None:
+        if limits.order_rate is not None and not limits.bypass:  # under bypass nothing trims it
             self._approvals.append(self._clock.timestamp_ns())
         self.approved += 1
         self._approvals_in_flight.add(cid)
@@ -328,21 +330,38 @@ class RiskEngine:
 
     # -- checks ----------------------------------------------------------------------------
 
-    def _is_reducing(self, iid: InstrumentId, side: OrderSide, qty_raw: int, reduce_only: bool) -> bool:
+    def _working(self, iid: InstrumentId, side: OrderSide, cid: ClientOrderId | None) -> int:
+        """What other working orders on this side may still add (denied ones excluded)."""
+        skip: set[ClientOrderId] = set(self._denials_in_flight)
+        if cid is not None:
+            skip.add(cid)
+        return self._execution.working_raw(iid, side, exclude=skip)
+
+    def _is_reducing(
+        self,
+        iid: InstrumentId,
+        side: OrderSide,
+        qty_raw: int,
+        reduce_only: bool,
+        cid: ClientOrderId | None = None,
+    ) -> bool:
         if reduce_only:
             return True
         net = self._portfolio.net_position_raw(iid)
-        return net != 0 and (net > 0) != (side is OrderSide.BUY) and qty_raw <= abs(net)
+        if net == 0 or (net > 0) == (side is OrderSide.BUY):
+            return False
+        # Together with the orders already working on this side it must not flip the position.
+        return qty_raw + self._working(iid, side, cid) <= abs(net)
 
     def _state_problem(
-        self, iid: InstrumentId, side: OrderSide, qty_raw: int, reduce_only: bool
+        self, iid: InstrumentId, side: OrderSide, qty_raw: int, reduce_only: bool, cid: ClientOrderId
     ) -> str | None:
         state = self._state
         if state is TradingState.ACTIVE:
             return None
         if state is TradingState.HALTED:
             return f"trading_state: HALTED ({self._state_reason}); only cancels pass"
-        if self._is_reducing(iid, side, qty_raw, reduce_only):
+        if self._is_reducing(iid, side, qty_raw, reduce_only, cid):
             return None
         check = "max_daily_loss" if self._loss_day is not None else "trading_state"
         net = self._portfolio.net_position_raw(iid)
@@ -373,7 +392,7 @@ class RiskEngine:
     def _check_submit(self, limits: RiskLimits, spec: OrderSpec) -> str | None:
         iid = spec.instrument_id
         qty = spec.quantity.raw
-        problem = self._state_problem(iid, spec.side, qty, spec.reduce_only)
+        problem = self._state_problem(iid, spec.side, qty, spec.reduce_only, spec.client_order_id)
         if problem is not None or limits.bypass:
             return problem
         instrument = self._instrument(iid)
@@ -408,9 +427,13 @@ class RiskEngine:
                     f"> {self._money(limits.order_notional)} on {iid}"
                 )
         net = self._portfolio.net_position_raw(iid)
-        after = abs(net + (qty if spec.side is OrderSide.BUY else -qty))
-        if not self._is_reducing(iid, spec.side, qty, spec.reduce_only):
-            problem = self._exposure_problem(limits, instrument, spec.side, qty, net, after, px)
+        cid = spec.client_order_id
+        if not self._is_reducing(iid, spec.side, qty, spec.reduce_only, cid):
+            # Worst case: every order working on this side fills too.
+            working = self._working(iid, spec.side, cid)
+            grow = qty + working
+            after = abs(net + (grow if spec.side is OrderSide.BUY else -grow))
+            problem = self._exposure_problem(limits, instrument, spec.side, qty, net, after, px, working)
             if problem is not None:
                 return problem
         return self._flow_problem(limits, iid)
@@ -424,13 +447,15 @@ class RiskEngine:
         net: int,
         after: int,
         px: int | None,
+        working: int,
     ) -> str | None:
         iid = instrument.id
         max_pos = limits.position_qty_by.get(iid, limits.position_qty)
         if max_pos is not None and after > max_pos:
             return (
                 f"max_position_quantity: net position would be {_num(after)} (now {_num(net)}, "
-                f"{side.value} {_num(qty)}) > {_num(max_pos)} on {iid}"
+                f"{side.value} {_num(qty)}{f', {_num(working)} more working' if working else ''}) "
+                f"> {_num(max_pos)} on {iid}"
             )
         if px is None:
             return None  # no value-based limit is on (checked by the caller)
@@ -490,7 +515,9 @@ class RiskEngine:
             grows = order is None or command.quantity.raw > order.quantity.raw
             if grows and (
                 order is None
-                or not self._is_reducing(iid, order.side, command.quantity.raw, order.spec.reduce_only)
+                or not self._is_reducing(
+                    iid, order.side, command.quantity.raw, order.spec.reduce_only, command.client_order_id
+                )
             ):
                 check = "max_daily_loss" if self._loss_day is not None else "trading_state"
                 return (

@@ -417,14 +417,18 @@ def test_reducing_order_passes_when_position_and_exposure_limits_are_already_bre
 
     rig.market(rig.aapl, BUY, "1")
     reduce = rig.market(rig.aapl, SELL, "30")
-    close = rig.market(rig.aapl, SELL, "80")
-    rig.market(rig.aapl, SELL, "150")  # crosses zero to 70 short: checked, not "reducing"
+    # With the 30 still working, selling 80 more could leave the account 30 short: not reducing.
+    rig.market(rig.aapl, SELL, "80")
+    rig.market(rig.aapl, SELL, "150")  # crosses zero: checked, not "reducing"
+    rest = rig.market(rig.aapl, SELL, "50")  # 30 + 50 = 80: together they just close it
 
     assert [d.reason for d in rig.denied] == [
         "max_position_quantity: net position would be 81 (now 80, BUY 1) > 50 on AAPL.XNAS",
-        "max_position_quantity: net position would be 70 (now 80, SELL 150) > 50 on AAPL.XNAS",
+        "max_position_notional: position would be worth 3000.00 USD (30 x 100.00) > 1000.00 USD on AAPL.XNAS",
+        "max_position_quantity: net position would be 100 (now 80, SELL 150, 30 more working) > 50 "
+        "on AAPL.XNAS",
     ]
-    assert rig.xnas.submitted[-2:] == [reduce, close]
+    assert rig.xnas.submitted[-2:] == [reduce, rest]
 
 
 def test_position_notional_limit_values_the_whole_position_at_the_order_price() -> None:
@@ -446,11 +450,11 @@ def test_gross_exposure_adds_the_other_instruments_positions() -> None:
     rig.hold(rig.aapl, BUY, "500", "100.00")  # 50,000 of exposure
 
     one = rig.limit(rig.es, BUY, "1", "5000.00")  # 250,000: 300,000 in all
-    rig.limit(rig.es, BUY, "2", "5000.00")  # 500,000: 550,000 in all
+    rig.limit(rig.es, BUY, "2", "5000.00")  # with the first still working: 3 x 250,000 + 50,000
 
     assert rig.cme.submitted == [one]
     assert [d.reason for d in rig.denied] == [
-        "max_gross_exposure: gross exposure would be 550000.00 USD (now 50000.00 USD) > 300000.00 USD"
+        "max_gross_exposure: gross exposure would be 800000.00 USD (now 50000.00 USD) > 300000.00 USD"
     ]
 
 
@@ -850,3 +854,24 @@ def test_duplicate_within_one_reactor_step_is_not_sent_twice() -> None:
     assert rig.xnas.submitted == [command]
     assert rig.risk.approved == 1
     assert rig.status(command) == "SUBMITTED"
+
+
+def test_position_limits_count_orders_already_working_on_the_same_side() -> None:
+    # Three approved-but-unfilled buys of 100 must not slip past a 100 limit one by one.
+    rig = Rig(RiskConfig(max_position_quantity=100))
+    rig.trade(rig.aapl, "100.00")
+    first = rig.market(rig.aapl, BUY, "100")
+    rig.market(rig.aapl, BUY, "100")
+    rig.market(rig.aapl, BUY, "100")
+    assert rig.xnas.submitted == [first]
+    assert len(rig.denied) == 2
+
+
+def test_in_reducing_state_several_sells_together_cannot_flip_the_position() -> None:
+    rig = Rig()
+    rig.hold(rig.aapl, BUY, "100", "100.00")
+    rig.risk.set_trading_state(TradingState.REDUCING, "test")
+    sells = [rig.market(rig.aapl, SELL, "100") for _ in range(3)]
+    assert rig.xnas.submitted[-1] is sells[0]
+    assert len(rig.denied) == 2
+    assert all("would not reduce" in d.reason for d in rig.denied)

@@ -185,3 +185,27 @@ def test_sell_stop_on_quotes_watches_the_bid_and_fills_at_it(sim):
     assert sim.fills(stop) == []
     sim.quote("99.40", "99.45")
     assert sim.fills(stop)[0].last_px == Price.from_str("99.40")
+
+
+def test_a_limit_sent_before_any_price_takes_at_the_market_when_the_first_quote_is_through_it(sim):
+    coid = sim.submit("BUY", 10, "LIMIT", price="101.00")
+    sim.quote("99.98", "100.00")
+    (fill,) = sim.fills(coid)
+    assert fill.last_px == _px("100.00")  # the better price, not its own limit
+    assert fill.liquidity_side is LiquiditySide.TAKER
+
+
+def test_a_limit_sent_before_any_price_takes_at_the_first_trade_through_it(sim):
+    coid = sim.submit("BUY", 10, "LIMIT", price="101.00")
+    sim.trade("100.00")
+    (fill,) = sim.fills(coid)
+    assert (fill.last_px, fill.liquidity_side) == (_px("100.00"), LiquiditySide.TAKER)
+
+
+def test_a_limit_sent_before_any_price_and_not_reached_rests_as_a_maker(sim):
+    coid = sim.submit("BUY", 10, "LIMIT", price="99.00")
+    sim.bar("100.00", "100.50", "99.50", "100.20")  # never reaches 99.00
+    assert sim.fills(coid) == []
+    sim.bar("100.00", "100.10", "98.90", "99.20")
+    (fill,) = sim.fills(coid)
+    assert (fill.last_px, fill.liquidity_side) == (_px("99.00"), LiquiditySide.MAKER)

@@ -449,8 +449,10 @@ class SimulatedExchange:
         o.reserve_px_raw = exposure_px(o.mode, o.price_raw, o.trigger_raw, ref) or 0
         if o.time_in_force in _IMMEDIATE and o.mode in (MODE_LIMIT, MODE_MARKET):
             o.immediate_pending = True
-        elif o.mode == MODE_LIMIT and ref is not None:
-            o.taker_pending = ref <= o.price_raw if o.is_buy else ref >= o.price_raw
+        elif o.mode == MODE_LIMIT:
+            # With no price seen yet, the first data point decides: through the limit it takes
+            # liquidity at the better price (TAKER), otherwise the order rests as a maker.
+            o.taker_pending = ref is None or (ref <= o.price_raw if o.is_buy else ref >= o.price_raw)
         if self._frac_raw:
             o.frac_cap_raw = self._frac_cap(inst, o.quantity_raw)
         trail_set = False
@@ -562,8 +564,8 @@ class SimulatedExchange:
         if command.price is not None:
             o.price_raw = command.price.raw
             ref = self._checks.market_px(inst.id, o.is_buy)
-            if o.mode == MODE_LIMIT and ref is not None:
-                o.taker_pending = ref <= o.price_raw if o.is_buy else ref >= o.price_raw
+            if o.mode == MODE_LIMIT:
+                o.taker_pending = ref is None or (ref <= o.price_raw if o.is_buy else ref >= o.price_raw)
         if command.trigger_price is not None:
             o.trigger_raw = command.trigger_price.raw
         o.reserve_px_raw = exposure_px(o.mode, o.price_raw, o.trigger_raw, o.reserve_px_raw) or 0
