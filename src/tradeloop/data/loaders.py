@@ -6,18 +6,25 @@ Conventions
   lines are skipped and not counted). Errors name the file, that row, the column and the
   reason. A CSV line with the wrong number of fields is a ``malformed`` row.
 * **Timestamps** are ISO-8601 text (``2013-09-01 17:00:00.083``, ``...T17:00:00Z``,
-  ``...+02:00``), Arrow timestamp/date columns, or, with ``epoch_unit``, counts of seconds,
-  milliseconds, microseconds or nanoseconds since the Unix epoch (integers or exact decimal
-  text such as ``"1378054800.083"``). Naive times are UTC unless ``tz`` names their zone; an
-  explicit offset always wins. Output is integer nanoseconds, ``ts_init == ts_event``.
+  ``...+02:00``; a lowercase ``t`` or ``z`` is fine), Arrow timestamp/date columns, or, with
+  ``epoch_unit``, counts of seconds, milliseconds, microseconds or nanoseconds since the Unix
+  epoch (integers or exact decimal text such as ``"1378054800.083"``). Naive times are UTC
+  unless ``tz`` names their zone; an explicit offset always wins. Output is integer
+  nanoseconds, ``ts_init == ts_event``, so times before 1677-09-21 or after 2262-04-11 are
+  ``invalid_timestamp`` rows.
 * **Bars** carry their close time in tradeloop. Pass ``bar_timestamp="open"`` for files that
   label each bar by its open time (most vendor exports do): the loader then adds the bar
   interval. Reading open-labelled bars as close-labelled would let a backtest see each bar
   one interval before it completed.
-* **Prices and sizes** are parsed exactly from their decimal text, never through a float, and
-  must lie on the instrument's price and size grids. ``round_to_tick=True`` rounds prices
+* **Prices and sizes** are parsed exactly from their decimal text (ASCII digits, optional sign,
+  point and exponent; ``1_000`` is not a number), never through a float, and must lie on
+  the instrument's price and size grids. ``round_to_tick=True`` rounds prices
   (not sizes) half-to-even onto the tick grid instead of rejecting them.
 * **Order**: timestamps must not decrease; equal timestamps are allowed and keep file order.
+  The ``out_of_order`` rows are the fewest whose removal leaves the rest in order (earlier
+  rows are kept when the choice is even), so one mistyped timestamp costs one row: a row
+  dated after the rows that follow it "jumps ahead", one dated before the rows above it is
+  "earlier than" them.
 * ``on_error="raise"`` (default) raises :class:`~tradeloop.core.errors.DataError` for the
   earliest bad row; ``"skip"`` drops bad rows and counts them per reason in
   :attr:`LoadResult.skipped` (keys from :data:`~tradeloop.data.validation.SKIP_REASONS`).
@@ -35,6 +42,7 @@ from typing import Generic, Literal, TypeVar
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tradeloop.core.errors import DataError
 from tradeloop.data import validation as v
@@ -113,7 +121,9 @@ def _round_to_increment(raws: I64, increment: int) -> I64:
 
 def _round_decimal(value: Decimal, increment: int) -> int:
     with localcontext() as ctx:
-        ctx.prec = 80
+        # Enough digits that neither the shift nor the division rounds before the final
+        # half-to-even step: "1640.125" followed by 80 zeros and a 1 is above the half tick.
+        ctx.prec = len(value.as_tuple().digits) + 40
         steps = (value.scaleb(FIXED_PRECISION) / Decimal(increment)).quantize(
             Decimal(1), rounding=ROUND_HALF_EVEN
         )
@@ -163,15 +173,26 @@ class _Reader:
                 raise DataError(f"{src}: unknown time zone {tz!r}") from None
         parsed = parse_timestamps(col, tz=tz, epoch_unit=epoch_unit)
         text = self.text(field)
-        hint = "" if epoch_unit else "; for epoch numbers pass epoch_unit"
         checks = self.checks
         checks.flag(parsed.status == MISSING, v.MISSING, name, lambda i: f"empty or NaN ({text(i)!r})")
-        checks.flag(
-            parsed.status != OK,
-            v.INVALID_TIMESTAMP,
-            name,
-            lambda i: f"cannot read {text(i)!r} as a timestamp{hint if str(text(i)).isdigit() else ''}",
-        )
+        if pa.types.is_timestamp(t) or pa.types.is_date(t):
+            ns = pa.timestamp("ns", tz=t.tz if pa.types.is_timestamp(t) else None)
+
+            def describe(i: int) -> str:
+                # Only two things fail for a typed column; the cast tells which.
+                try:
+                    pc.cast(col.slice(i, 1), ns)
+                except pa.ArrowInvalid:
+                    return f"{text(i)} is outside 1677-09-21..2262-04-11 (int64 nanoseconds)"
+                return f"{text(i)} is skipped or repeated by a clock change in {tz}"
+
+        else:
+            hint = "" if epoch_unit else "; for epoch numbers pass epoch_unit"
+
+            def describe(i: int) -> str:
+                return f"cannot read {text(i)!r} as a timestamp{hint if str(text(i)).isdigit() else ''}"
+
+        checks.flag(parsed.status != OK, v.INVALID_TIMESTAMP, name, describe)
         return parsed.values
 
     def _numbers(self, field: str) -> ParsedColumn:

@@ -12,9 +12,10 @@ loaders decide whether a bad row is an error or a skip, and name file, row and c
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Final, Literal
 
 import numpy as np
@@ -56,17 +57,30 @@ OVERFLOW: Final = 4
 EpochUnit = Literal["s", "ms", "us", "ns"]
 EPOCH_DIGITS: Final[dict[str, int]] = {"s": 9, "ms": 6, "us": 3, "ns": 0}
 """Decimal digits that turn a count of the unit into nanoseconds."""
+_UNIT_NS: Final = {unit: 10**d for unit, d in EPOCH_DIGITS.items()}
+_DAY_NS: Final = 86_400 * 10**9
 
 _NUMBER = r"^(?P<sign>[+-]?)(?P<int>\d*)(?:\.(?P<frac>\d*))?$"
+# What the exact Decimal path accepts. Decimal itself also reads "1_000", non-ASCII digits
+# and "Infinity"; none of those is a number in a data file.
+_STRICT_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+# Arrow's string-to-decimal cast (pyarrow 26) is wrong outside a narrow domain: it wraps
+# silently past 38 - scale integer digits, reads some long texts ("1640.25" and 46 zeros)
+# and "1e-1000" as 0, and crashes the process on "1e-999999999". Columns whose every cell
+# is at most 29 bytes with no exponent stay where it is exact (checked against Decimal on
+# random texts); the rest take the regular-expression path.
+_DECIMAL_CAST_MAX_CHARS: Final = 29
+_DECIMAL_CAST_MAX_DIGITS: Final = 38 - _DECIMAL_CAST_MAX_CHARS
 _MISSING_WORDS = pa.array(["", "nan", "na", "null", "none", "n/a"])
 # Arrow's ISO-8601 cast accepts these shapes; anything else is rejected up front so that a
-# column full of garbage is not bisected row by row.
+# column full of garbage is not bisected row by row. Text is upper-cased first: ISO 8601
+# allows a lowercase "t" and "z", which Arrow's parser does not.
 _ISO = (
     r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}(?::\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?)?"
-    r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?)?$"
+    r"(?:Z|[+-]\d{2}(?::?\d{2})?)?$"
 )
 # An offset only counts after a time of day: the "-01" ending "2024-01-01" is the day.
-_ZONE = r"[T ]\d{2}(?::\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
+_ZONE = r"[T ]\d{2}(?::\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)$"
 
 
 @dataclass(slots=True)
@@ -159,8 +173,16 @@ def _try_decimal_cast(arr: pa.Array, digits: int) -> ParsedColumn | None:
     A decimal128 holds the unscaled integer in two 64-bit words; when the high word is just
     the sign extension of the low one, the low word is the exact scaled value. Any cell
     Arrow cannot parse exactly (blank, NaN, padded, too many decimals) makes the whole cast
-    fail, and the caller takes the per-row path instead.
+    fail, and the caller takes the per-row path instead; so do columns outside the domain
+    where Arrow's parser is known to be exact (see ``_DECIMAL_CAST_MAX_CHARS``).
     """
+    if digits > _DECIMAL_CAST_MAX_DIGITS or len(arr) == 0:
+        return None
+    longest = pc.max(pc.binary_length(arr)).as_py()
+    if longest is not None and longest > _DECIMAL_CAST_MAX_CHARS:
+        return None
+    if pc.any(pc.match_substring(arr, "e")).as_py() or pc.any(pc.match_substring(arr, "E")).as_py():
+        return None
     try:
         dec = pc.cast(arr, pa.decimal128(38, digits))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -227,23 +249,28 @@ def _parse_strings(arr: pa.Array, digits: int) -> ParsedColumn:
 
 
 def _parse_slow(texts: list[str | None], rows: I64, digits: int, out: ParsedColumn) -> None:
-    """The exact Decimal path for the rows the vectorised path cannot take."""
+    """The exact Decimal path for the rows the vectorised path cannot take.
+
+    The exponent is shifted directly rather than by Decimal arithmetic, which rounds to the
+    context's 28 digits (it would read ``"1640.25000...0001"`` as 1640.25). Exponents past
+    Decimal's own limits (``"1e-99999999999999999999"``) make the text not a number.
+    """
     for row, text in zip(rows.tolist(), texts, strict=True):
+        if text is None or _STRICT_NUMBER.fullmatch(text) is None:
+            out.status[row] = INVALID
+            continue
         try:
-            dec = Decimal(text or "")
-        except (InvalidOperation, ValueError):
+            dec = Decimal(text)
+            sign, coefficient, exponent = dec.as_tuple()
+            scaled = Decimal((sign, coefficient, int(exponent) + digits))
+            too_big = scaled.copy_abs() > MAX_RAW
+            whole = not too_big and scaled == scaled.to_integral_value()
+        except (ArithmeticError, ValueError):
             out.status[row] = INVALID
             continue
-        if dec.is_nan():
-            out.status[row] = MISSING
-            continue
-        if not dec.is_finite():
-            out.status[row] = INVALID
-            continue
-        scaled = dec.scaleb(digits)
-        if abs(scaled) > MAX_RAW:
+        if too_big:
             out.status[row] = OVERFLOW
-        elif scaled == scaled.to_integral_value():
+        elif whole:
             out.values[row] = int(scaled)
             out.status[row] = OK
         else:
@@ -285,12 +312,44 @@ def _caster(target: pa.DataType) -> Callable[[pa.Array], pa.Array]:
     return cast
 
 
-def _localize(naive_ns: pa.Array, tz: str | None) -> tuple[I64, Bools]:
-    """Read naive timestamps as wall-clock times in ``tz`` (UTC when ``None``)."""
-    if tz is None or tz.upper() == "UTC":
-        return _np_i64(pc.cast(naive_ns, pa.int64())), np.ones(len(naive_ns), np.bool_)
-    # A wall time that a DST change skips or repeats has no single instant: flag the row.
-    return _robust(naive_ns, lambda a: pc.assume_timezone(a, tz, ambiguous="raise", nonexistent="raise"))
+def _temporal_ns(arr: pa.Array) -> tuple[I64, Bools]:
+    """Nanoseconds of an Arrow timestamp or date column, and which rows fit in int64.
+
+    Arrow's own cast to nanoseconds fails for the whole column on a single value before
+    1677-09-21 or after 2262-04-11; checking the bounds on the stored counts makes that an
+    invalid row instead, without bisecting.
+    """
+    t = arr.type
+    if pa.types.is_timestamp(t):
+        scale = _UNIT_NS[t.unit]
+        counts = _np_i64(pc.cast(arr, pa.int64()))
+    elif pa.types.is_date32(t):
+        scale = _DAY_NS
+        counts = _np_i64(pc.cast(arr, pa.int32()))
+    else:  # date64: milliseconds
+        scale = _UNIT_NS["ms"]
+        counts = _np_i64(pc.cast(arr, pa.int64()))
+    ok = (counts >= -(2**63 // scale)) & (counts <= (2**63 - 1) // scale)
+    return np.where(ok, counts, 0) * np.int64(scale), ok
+
+
+def _localize(values: I64, ok: Bools, tz: str | None) -> Bools:
+    """Read ``values[ok]`` (naive nanoseconds) as wall-clock times in ``tz``, in place.
+
+    Returns which rows are still good: a wall time that a DST change skips or repeats has no
+    single instant.
+    """
+    if tz is None or tz.upper() == "UTC" or not ok.any():
+        return ok
+    good = np.flatnonzero(ok)
+    naive = pc.cast(pa.array(values[good]), pa.timestamp("ns"))
+    local, local_ok = _robust(
+        naive, lambda a: pc.assume_timezone(a, tz, ambiguous="raise", nonexistent="raise")
+    )
+    values[good] = local
+    still = ok.copy()
+    still[good] = local_ok
+    return still
 
 
 def parse_timestamps(
@@ -312,11 +371,9 @@ def parse_timestamps(
     if pa.types.is_timestamp(t) or pa.types.is_date(t):
         status = np.zeros(n, np.uint8)
         status[_np_bool(arr.is_null())] = MISSING
-        if pa.types.is_timestamp(t) and t.tz is not None:
-            ns_arr = pc.cast(arr, pa.timestamp("ns", tz=t.tz))
-            return ParsedColumn(_np_i64(pc.cast(ns_arr, pa.int64())), status)
-        naive = pc.cast(arr, pa.timestamp("ns"))
-        values, ok = _localize(naive, tz)
+        values, ok = _temporal_ns(arr)
+        if not (pa.types.is_timestamp(t) and t.tz is not None):
+            ok = _localize(values, ok, tz)
         status[~ok & (status == OK)] = INVALID
         return ParsedColumn(values, status)
     if epoch_unit is not None:
@@ -331,7 +388,7 @@ def parse_timestamps(
 
 def _parse_iso(arr: pa.Array, tz: str | None) -> ParsedColumn:
     n = len(arr)
-    text = pc.utf8_trim_whitespace(pc.cast(arr, pa.string()))
+    text = pc.ascii_upper(pc.utf8_trim_whitespace(pc.cast(arr, pa.string())))
     missing = _missing_mask(text)
     shaped = _np_bool(pc.match_substring_regex(text, _ISO)) & ~missing
     zoned = shaped & _np_bool(pc.match_substring_regex(text, _ZONE))
@@ -346,14 +403,7 @@ def _parse_iso(arr: pa.Array, tz: str | None) -> ParsedColumn:
         subset = text.take(pa.array(rows))
         got, ok = _robust(subset, _caster(target))
         if target.tz is None:
-            local_ok = ok.copy()
-            if ok.any():
-                good = np.flatnonzero(ok)
-                naive_ts = pc.cast(pa.array(got[good]), pa.timestamp("ns"))
-                loc, loc_ok = _localize(naive_ts, tz)
-                got[good] = loc
-                local_ok[good] = loc_ok
-            ok = local_ok
+            ok = _localize(got, ok, tz)
         values[rows[ok]] = got[ok]
         status[rows[ok]] = OK
     return ParsedColumn(values, status)
