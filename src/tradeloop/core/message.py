@@ -67,8 +67,13 @@ class Message(msgspec.Struct, frozen=True, kw_only=True, gc=False):
         _REGISTRY[name] = cls
 
 
-class Data(Message, frozen=True, kw_only=True, gc=False):
-    """Market data. Rides the NORMAL lane, where overload conflates per instrument."""
+class Data(Message, frozen=True, kw_only=True, gc=False, array_like=True):
+    """Market data. Rides the NORMAL lane, where overload conflates per instrument.
+
+    Encoded as a msgpack array (fields in order) rather than a map: market data are most of an
+    event log, and arrays are smaller and faster to write. A field added later must go last,
+    with a default, so older logs stay readable.
+    """
 
     LANE: ClassVar[Lane] = Lane.NORMAL
 

@@ -65,6 +65,12 @@ class _Header(msgspec.Struct):
     causation_id: str | None = None
 
 
+def _is_map(payload: bytes) -> bool:
+    """Whether a msgpack payload is a map (fixmap, map16 or map32)."""
+    first = payload[0]
+    return 0x80 <= first <= 0x8F or first in (0xDE, 0xDF)
+
+
 class LogSink:
     """Creates the log file; writes each batch in one transaction and hashes it."""
 
@@ -95,7 +101,9 @@ class LogSink:
             prefix = prefixes.get(name)
             if prefix is None:
                 prefix = prefixes[name] = name.encode() + b"\0"
-                has_ids[name] = header(payload).id is not None  # a property of the type
+                # A property of the type: commands and events are maps carrying ids, market
+                # data are arrays (``array_like``) without them.
+                has_ids[name] = _is_map(payload) and header(payload).id is not None
             parts.append(prefix)
             parts.append(payload)
             if has_ids[name]:
