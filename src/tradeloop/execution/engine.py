@@ -18,8 +18,8 @@ from tradeloop.core.bus import MessageBus
 from tradeloop.core.clock import Clock
 from tradeloop.core.errors import InvalidOrderTransition, MessageRejected, TradeloopError
 from tradeloop.core.ids import ClientOrderId, IdFactory, InstrumentId, StrategyId, Venue, split_instrument_id
+from tradeloop.execution.answers import answer_submit, order_denied
 from tradeloop.execution.client import ExecutionClient
-from tradeloop.execution.denial import order_denied
 from tradeloop.execution.factory import OrderFactory
 from tradeloop.model.commands import CancelAllOrders, CancelOrder, ModifyOrder, SubmitOrder, TradingCommand
 from tradeloop.model.enums import OrderSide
@@ -125,36 +125,18 @@ class ExecutionEngine:
             return
         self.commands_routed += 1
         if isinstance(command, SubmitOrder):
-            now = self._clock.timestamp_ns()
+            ids, clock = self._ids, self._clock
             self._bus.publish(
-                OrderSubmitted(
-                    id=self._ids.new_id(),
-                    correlation_id=command.correlation_id,
-                    causation_id=command.id,
-                    ts_event=now,
-                    ts_init=now,
-                    strategy_id=command.strategy_id,
-                    instrument_id=command.instrument_id,
-                    client_order_id=command.order.client_order_id,
-                    account_id=client.account_id,
+                answer_submit(
+                    OrderSubmitted, command, ids, clock.timestamp_ns(), account_id=client.account_id
                 )
             )
             try:
                 client.submit_order(command)
             except Exception as exc:
-                now = self._clock.timestamp_ns()
+                reason = f"venue client error: {type(exc).__name__}: {exc}"
                 self._bus.publish(
-                    OrderRejected(
-                        id=self._ids.new_id(),
-                        correlation_id=command.correlation_id,
-                        causation_id=command.id,
-                        ts_event=now,
-                        ts_init=now,
-                        strategy_id=command.strategy_id,
-                        instrument_id=command.instrument_id,
-                        client_order_id=command.order.client_order_id,
-                        reason=f"venue client error: {type(exc).__name__}: {exc}",
-                    )
+                    answer_submit(OrderRejected, command, ids, clock.timestamp_ns(), reason=reason)
                 )
                 raise
         elif isinstance(command, CancelOrder):

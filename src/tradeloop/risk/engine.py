@@ -45,7 +45,7 @@ from tradeloop.core.bus import MessageBus
 from tradeloop.core.clock import NANOS_PER_SECOND, Clock
 from tradeloop.core.errors import TradeloopError
 from tradeloop.core.ids import ClientOrderId, IdFactory, InstrumentId
-from tradeloop.execution.denial import order_denied
+from tradeloop.execution.answers import order_denied
 from tradeloop.execution.engine import EXECUTE_ENDPOINT, ExecutionEngine
 from tradeloop.model.commands import (
     CancelAllOrders,
