@@ -96,8 +96,15 @@ class BacktestEngine:
         Pre-trade risk limits.
     event_log:
         Path of a new SQLite event log to write, or ``None`` for no log.
+    event_log_batch:
+        Messages per written batch (and the size at which the run hands a batch over).
+    event_log_writer:
+        ``"process"`` (default) writes the log in a child process on another core;
+        ``"inline"`` writes it in this thread.
     equity_sample_ns:
         Minimum spacing of equity-curve points (every fill is sampled too).
+    history_size:
+        Latest messages the bus keeps in ``bus.history`` (0 keeps none).
     run_id:
         Name of the run in results and reports.
     """
