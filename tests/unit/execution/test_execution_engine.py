@@ -17,7 +17,7 @@ from tradeloop.core.bus import MessageBus
 from tradeloop.core.errors import TradeloopError
 from tradeloop.core.ids import AccountId, ClientOrderId, InstrumentId, StrategyId, Venue, VenueOrderId
 from tradeloop.core.message import Event, HandlerFailed
-from tradeloop.execution import EXECUTE_ENDPOINT, ExecutionEngine, OrderFactory
+from tradeloop.execution import EXECUTE_ENDPOINT, ExecutionEngine, OrderFactory, answer_submit
 from tradeloop.model.account import Account
 from tradeloop.model.commands import (
     CancelAllOrders,
@@ -163,18 +163,7 @@ class Rig:
     # -- venue answers --------------------------------------------------------------------
 
     def answer(self, cls: type[OE], command: SubmitOrder, **fields: Any) -> OE:
-        now = self.clock.timestamp_ns()
-        event = cls(
-            id=self._ids.new_id(),
-            correlation_id=command.correlation_id,
-            causation_id=command.id,
-            ts_event=now,
-            ts_init=now,
-            strategy_id=command.strategy_id,
-            instrument_id=command.instrument_id,
-            client_order_id=command.order.client_order_id,
-            **fields,
-        )
+        event = answer_submit(cls, command, self._ids, self.clock.timestamp_ns(), **fields)
         self.bus.publish(event)
         return event
 
