@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tradeloop.data.synthetic import generate_trades
 from tradeloop.model import Equity, Money, OrderSide
 from tradeloop.runtime import BacktestEngine
 from tradeloop.strategy import Strategy, StrategyConfig
@@ -56,8 +55,3 @@ def test_a_rising_tick_series_shows_no_drawdown_when_bars_are_built_from_it() ->
         (Decimal("120.00"), Decimal("100.00")),
         (Decimal("130.00"), Decimal("120.00")),
     ]
-
-
-def test_synthetic_trades_aggregate_without_error() -> None:
-    instrument = Equity("UP.SIM")
-    assert len(generate_trades(instrument, 100, seed=1)) == 100

@@ -7,7 +7,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tradeloop.core.errors import ValueRangeError
@@ -204,6 +204,7 @@ def kelly_cases(draw: st.DrawFn) -> tuple[FractionalKelly, Instrument, Price, in
     return sizer, instrument, price, equity_a, equity_b
 
 
+@settings(deadline=None)  # no wall-clock limit in the default run
 @given(kelly_cases())
 def test_kelly_size_is_on_the_grid_within_bounds_and_monotone_in_equity(
     case: tuple[FractionalKelly, Instrument, Price, int, int],
@@ -229,6 +230,7 @@ def test_kelly_size_is_on_the_grid_within_bounds_and_monotone_in_equity(
     )
 
 
+@settings(deadline=None)  # no wall-clock limit in the default run
 @given(
     st.sampled_from(INSTRUMENTS).flatmap(lambda i: st.tuples(st.just(i), prices(i))),
     st.integers(1, 100),

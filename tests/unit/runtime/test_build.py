@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tradeloop.core.errors import ConfigError, DataError
+from tradeloop.core.errors import ConfigError, DataError, TradeloopError
 from tradeloop.data.aggregation import aggregate_trades_to_bars
 from tradeloop.data.loaders import load_trade_ticks
 from tradeloop.model.data import BarSpec
@@ -322,5 +322,12 @@ def test_a_failed_rerun_keeps_the_previous_runs_event_log(tmp_path: Path) -> Non
     broken = _load(_Cfg, config_file, overrides=["strategies.0.config.fast=40"])  # fast > slow
     with pytest.raises(ConfigError):
         _run(broken, output_dir=out)
+    assert content_hash(out / "events.sqlite") == digest
+
+    # A run that fails after its new log was opened (the strategy asks for an instrument the
+    # data lacks, at start) still leaves the previous log and no partial file behind.
+    midway = _load(_Cfg, config_file, overrides=["strategies.0.config.instrument_id=OTHER.SIM"])
+    with pytest.raises(TradeloopError, match=r"unknown instrument OTHER\.SIM"):
+        _run(midway, output_dir=out)
     assert content_hash(out / "events.sqlite") == digest
     assert not [p for p in out.iterdir() if p.name.endswith(".partial")]
