@@ -189,3 +189,58 @@ def test_modify_that_needs_more_cash_than_available_is_rejected(make_sim):
     assert "insufficient cash" in _rejection(sim, OrderModifyRejected, coid)
     sim.modify(coid, qty="3")
     assert sim.of(OrderUpdated, coid)[0].quantity == Quantity.from_str("3")
+
+
+def test_modify_that_would_make_a_reduce_only_order_grow_the_position_is_rejected(sim):
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    sim.submit("BUY", 10)
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    coid = sim.submit("SELL", 5, "LIMIT", price="105.00", reduce_only=True)
+    sim.modify(coid, qty="11")  # one more than the long 10: it would open a short
+    assert _rejection(sim, OrderModifyRejected, coid) == "reduce-only order would increase the position"
+    assert sim.venue.open_orders()[0].quantity == Quantity.from_str("5")
+    sim.modify(coid, qty="10")  # exactly the position: still only reducing
+    assert sim.of(OrderUpdated, coid)[0].quantity == Quantity.from_str("10")
+
+
+def test_modify_quantity_rescales_the_max_fill_fraction_of_each_fill(make_sim):
+    from decimal import Decimal
+
+    from tradeloop.model import Money
+    from tradeloop.venues.simulated import FaultConfig, SimulatedVenueConfig
+
+    config = SimulatedVenueConfig(
+        starting_balances=Money.from_str("100000", "USD"),
+        faults=FaultConfig(max_fill_fraction=Decimal("0.25")),
+    )
+    sim = make_sim(config=config)
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    coid = sim.submit("BUY", 8)  # a quarter of 8 is 2 a fill
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    sim.modify(coid, qty="20")  # a quarter of the new quantity is 5 a fill
+    for _ in range(5):
+        sim.bar("100.00", "100.00", "100.00", "100.00")
+    assert [f.last_qty.as_decimal() for f in sim.fills(coid)] == [2, 5, 5, 5, 3]
+
+
+def test_modify_of_a_partly_filled_reduce_only_order_counts_only_its_unfilled_rest(make_sim):
+    from decimal import Decimal
+
+    from tradeloop.model import Money
+    from tradeloop.venues.simulated import FillModel, SimulatedVenueConfig
+
+    config = SimulatedVenueConfig(
+        starting_balances=Money.from_str("100000", "USD"),
+        fill_model=FillModel(max_volume_participation=Decimal("0.1")),
+    )
+    sim = make_sim(config=config)
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    sim.submit("BUY", 10)
+    sim.bar("100.00", "100.00", "100.00", "100.00", volume="100")
+    coid = sim.submit("SELL", 6, "LIMIT", price="105.00", reduce_only=True)
+    sim.bar("104.00", "105.50", "103.90", "105.00", volume="40")
+    assert sim.filled_qty(coid) == 4  # the position is now long 6, the order has 2 left
+    sim.modify(coid, qty="13")  # 9 left would exceed the long 6
+    assert "reduce-only" in _rejection(sim, OrderModifyRejected, coid)
+    sim.modify(coid, qty="10")  # 6 left: exactly the position
+    assert sim.of(OrderUpdated, coid)[0].quantity == Quantity.from_str("10")

@@ -209,3 +209,24 @@ def test_a_limit_sent_before_any_price_and_not_reached_rests_as_a_maker(sim):
     sim.bar("100.00", "100.10", "98.90", "99.20")
     (fill,) = sim.fills(coid)
     assert (fill.last_px, fill.liquidity_side) == (_px("99.00"), LiquiditySide.MAKER)
+
+
+def test_ioc_stop_limit_gapped_past_its_limit_is_canceled_when_it_triggers(sim):
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    coid = sim.submit("BUY", 10, "STOP_LIMIT", price="101.00", trigger="101.00", time_in_force="IOC")
+    # The open gaps over the limit: the stop triggers at 102.00, which its limit cannot take.
+    # Its one attempt is spent there; the bar's next point, the low 100.50, must not fill it.
+    sim.bar("102.00", "104.00", "100.50", "101.00")
+    assert sim.kinds(coid) == ["OrderAccepted", "OrderTriggered", "OrderCanceled"]
+    assert sim.venue.open_orders() == []
+    sim.bar("100.50", "100.60", "100.40", "100.50")
+    assert sim.fills(coid) == []
+
+
+def test_fok_stop_limit_triggered_on_a_quote_through_its_limit_is_canceled(sim):
+    sim.quote("99.98", "100.00")
+    coid = sim.submit("BUY", 10, "STOP_LIMIT", price="101.00", trigger="101.00", time_in_force="FOK")
+    sim.quote("101.40", "101.50")
+    assert sim.kinds(coid) == ["OrderAccepted", "OrderTriggered", "OrderCanceled"]
+    sim.quote("100.80", "100.90")  # now within the limit, but the order is gone
+    assert sim.fills(coid) == []

@@ -213,3 +213,20 @@ def test_open_orders_report_what_the_venue_holds(sim):
     assert first.filled_qty.raw == 0
     assert reports[1].trigger_price == Price.from_str("105.00")
     assert sim.venue.order_report("NOPE") is None
+
+
+def test_sell_slippage_is_clamped_to_the_event_contract_minimum_price(make_sim):
+    config = SimulatedVenueConfig(
+        starting_balances=Money.from_str("1000", "USD"), fill_model=FillModel(slippage_ticks=5)
+    )
+    sim = make_sim(config=config)
+    sim.trade("0.50", instrument=sim.event)
+    buy = sim.submit("BUY", 10, instrument=sim.event)
+    sim.trade("0.50", instrument=sim.event)
+    inside = sim.submit("SELL", 5, instrument=sim.event)
+    sim.trade("0.50", instrument=sim.event)
+    floored = sim.submit("SELL", 5, instrument=sim.event)
+    sim.trade("0.03", instrument=sim.event)  # five ticks lower would be -0.02
+    assert sim.fills(buy)[0].last_px == Price.from_str("0.55")
+    assert sim.fills(inside)[0].last_px == Price.from_str("0.45")  # well inside the band: no clamp
+    assert sim.fills(floored)[0].last_px == Price.from_str("0.01")

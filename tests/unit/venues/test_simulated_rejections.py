@@ -7,8 +7,19 @@ from decimal import Decimal
 import pytest
 
 from tradeloop.core.errors import ConfigError
-from tradeloop.model import CryptoSpot, Equity, Money, OrderRejected
-from tradeloop.venues.simulated import SimulatedVenueConfig
+from tradeloop.core.ids import ClientOrderId, StrategyId
+from tradeloop.model import (
+    CryptoSpot,
+    Equity,
+    Money,
+    OrderRejected,
+    OrderSide,
+    OrderSpec,
+    OrderType,
+    Quantity,
+    SubmitOrder,
+)
+from tradeloop.venues.simulated import FeeModel, SimulatedVenueConfig
 
 
 def _reason(sim, coid) -> str:
@@ -197,3 +208,81 @@ def test_cash_account_accepts_reduce_only_bracket_whose_second_leg_is_canceled_o
     sim.bar("96.00", "96.00", "94.00", "94.50")
     assert sim.kinds(stop) == ["OrderAccepted", "OrderTriggered", "OrderCanceled"]
     assert sim.venue.position_raw(sim.aapl.id) == 0
+
+
+def _fee_free_margin(amount: str, leverage: str) -> SimulatedVenueConfig:
+    return SimulatedVenueConfig(
+        starting_balances=Money.from_str(amount, "USD"),
+        account_type="MARGIN",
+        leverage=Decimal(leverage),
+        fee_model=FeeModel(maker_fee=Decimal(0), taker_fee=Decimal(0)),
+    )
+
+
+def _long_50_at_100(sim) -> None:
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    sim.submit("BUY", 50)
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    assert sim.venue.position_raw(sim.aapl.id) == 50 * 10**9
+    assert sim.venue.balance() == Money.from_str("5000", "USD")
+
+
+def test_margin_buying_power_marks_the_position_at_the_last_bar_close(make_sim):
+    sim = make_sim(config=_fee_free_margin("10000", leverage="2"))
+    _long_50_at_100(sim)
+    sim.bar("100.00", "120.00", "80.00", "110.00")
+    # Marked at the close 110: equity 5000 + 50 x 110 = 10500, x2 = 21000, less the position's
+    # 5500 gross exposure: 15500 of buying power (not the open's 15000 nor the high's 16000).
+    assert "available 15500.00 USD" in _reason(sim, sim.submit("BUY", 156, "LIMIT", price="100.00"))
+    assert sim.kinds(sim.submit("BUY", 155, "LIMIT", price="100.00")) == ["OrderAccepted"]
+
+
+def test_margin_buying_power_marks_the_position_at_the_last_trade_price(make_sim):
+    sim = make_sim(config=_fee_free_margin("10000", leverage="2"))
+    _long_50_at_100(sim)
+    sim.trade("130.00")
+    # 2 x (5000 + 50 x 130) - 50 x 130 = 16500 (the fill price 100 would give 15000).
+    assert "available 16500.00 USD" in _reason(sim, sim.submit("BUY", 166, "LIMIT", price="100.00"))
+    assert sim.kinds(sim.submit("BUY", 165, "LIMIT", price="100.00")) == ["OrderAccepted"]
+
+
+def test_margin_market_order_without_any_known_price_is_rejected_naming_the_instrument(make_sim):
+    sim = make_sim(config=_margin("100000"))
+    reason = _reason(sim, sim.submit("SELL", 1))
+    assert reason == "no market price known for AAPL.SIM: cannot check the buying power"
+    # A stop is counted at its trigger, so it needs no market price.
+    assert sim.kinds(sim.submit("BUY", 1, "STOP_MARKET", trigger="101.00")) == ["OrderAccepted"]
+
+
+def _mismatched_submit(sim, coid: str, *, strategy: str, instrument) -> None:
+    spec = OrderSpec(
+        client_order_id=ClientOrderId(coid),
+        strategy_id=StrategyId("S-1"),
+        instrument_id=sim.aapl.id,
+        side=OrderSide.BUY,
+        order_type=OrderType.MARKET,
+        quantity=Quantity.from_int(1),
+    )
+    ts = sim.clock.timestamp_ns()
+    command = SubmitOrder(
+        id=f"bad-{coid}",
+        correlation_id=f"corr-{coid}",
+        ts_event=ts,
+        ts_init=ts,
+        strategy_id=StrategyId(strategy),
+        instrument_id=instrument.id,
+        order=spec,
+    )
+    sim.venue.submit_order(command)
+
+
+def test_submit_whose_command_names_another_strategy_or_instrument_than_its_order_is_rejected(sim):
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    _mismatched_submit(sim, "WRONG-STRATEGY", strategy="S-2", instrument=sim.aapl)
+    _mismatched_submit(sim, "WRONG-INSTRUMENT", strategy="S-1", instrument=sim.es)
+    _mismatched_submit(sim, "MATCHING", strategy="S-1", instrument=sim.aapl)
+    for coid in ("WRONG-STRATEGY", "WRONG-INSTRUMENT"):
+        (rejected,) = sim.of(OrderRejected, coid)
+        assert rejected.reason == "the command's strategy or instrument differs from its order's"
+    assert sim.kinds("MATCHING") == ["OrderAccepted"]
+    assert [r.client_order_id for r in sim.venue.open_orders()] == ["MATCHING"]

@@ -122,3 +122,42 @@ def test_trailing_trigger_follows_best_price_and_never_moves_backwards(make_sim,
         assert fills == []
     else:
         assert [f.last_px.as_decimal() for f in fills] == [fill_px]
+
+
+# -- buy-side trailing stops on bars -----------------------------------------------------------
+
+
+def test_buy_trailing_stop_triggers_when_a_bar_high_reaches_the_trigger_exactly(sim):
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    coid = sim.submit("BUY", 10, "TRAILING_STOP_MARKET", trailing_offset=1 * FIXED_SCALAR)
+    assert _triggers(sim, coid) == [Price.from_str("101.00")]
+    # No new low (the low stays above the best price 100.00): only the high can act, and it
+    # touches the trigger.
+    sim.bar("100.50", "101.00", "100.40", "100.80")
+    assert sim.kinds(coid) == ["OrderAccepted", "OrderUpdated", "OrderTriggered", "OrderFilled"]
+    assert sim.fills(coid)[0].last_px == Price.from_str("101.00")
+
+
+def test_buy_trailing_stop_trails_down_on_a_bar_low_below_the_best_price(sim):
+    sim.bar("100.00", "100.00", "100.00", "100.00")
+    coid = sim.submit("BUY", 10, "TRAILING_STOP_MARKET", trailing_offset=1 * FIXED_SCALAR)
+    # The high stays under the trigger; only the new low (99.00) moves the stop, to 100.00.
+    sim.bar("100.00", "100.20", "99.00", "99.50")
+    assert _triggers(sim, coid) == [Price.from_str("101.00"), Price.from_str("100.00")]
+    assert sim.fills(coid) == []
+    # The next bar's high passes the lowered trigger, which the old one (101.00) would not.
+    sim.bar("99.50", "100.10", "99.40", "100.05")
+    assert sim.kinds(coid)[-2:] == ["OrderTriggered", "OrderFilled"]
+    assert sim.fills(coid)[0].last_px == Price.from_str("100.00")
+
+
+def test_buy_trailing_stop_sent_before_any_price_starts_trailing_on_the_first_bar(sim):
+    # A given trigger and no market price yet: the order has no best price until data arrives.
+    coid = sim.submit("BUY", 10, "TRAILING_STOP_MARKET", trigger="105.00", trailing_offset=1 * FIXED_SCALAR)
+    assert sim.kinds(coid) == ["OrderAccepted"]
+    # Far from the given trigger, yet the bar sets the best price (open 100.00, then low 99.50)
+    # and the trigger follows it down; the high then reaches the trailed trigger.
+    sim.bar("100.00", "100.50", "99.50", "100.00")
+    assert _triggers(sim, coid) == [Price.from_str("101.00"), Price.from_str("100.50")]
+    assert sim.kinds(coid)[-2:] == ["OrderTriggered", "OrderFilled"]
+    assert sim.fills(coid)[0].last_px == Price.from_str("100.50")
