@@ -12,7 +12,6 @@ __all__ = [
     "DataError",
     "InvalidOrderTransition",
     "InvalidStateTransition",
-    "LayerError",
     "MessageRejected",
     "TradeloopError",
     "ValueRangeError",
@@ -59,7 +58,3 @@ class DataError(TradeloopError, ValueError):
 
 class VenueError(TradeloopError):
     """A venue (simulated or real) refused or failed a request."""
-
-
-class LayerError(TradeloopError):
-    """Raised by tooling when an import points up the layer stack."""

@@ -30,7 +30,7 @@ from tradeloop.model.events import (
     PositionOpened,
 )
 from tradeloop.model.instruments import Instrument
-from tradeloop.model.objects import FIXED_PRECISION, FIXED_SCALAR, Money, Price, raw_to_decimal
+from tradeloop.model.objects import FIXED_PRECISION, FIXED_SCALAR, Money, Price
 from tradeloop.model.position import Position
 
 __all__ = ["PRIORITY_PORTFOLIO", "Portfolio"]
@@ -367,11 +367,4 @@ class Portfolio:
             avg_px_open=avg_px_open,
             realized_pnl=pos.realized_pnl,
             last_px=fill.last_px,
-        )
-
-    def describe(self) -> str:
-        """A one-line summary for logs."""
-        return (
-            f"equity {raw_to_decimal(self.equity_raw, 2)} {self.currency}, "
-            f"open positions {len(self._open)}, closed {len(self._closed)}"
         )
