@@ -34,6 +34,7 @@ LAYERS: dict[str, int] = {
     "execution": 3,
     "portfolio": 3,
     "analysis": 3,
+    "lifecycle": 3,
     "sagas": 4,
     "venues": 5,
     "runtime": 6,

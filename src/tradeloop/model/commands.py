@@ -15,6 +15,8 @@ from tradeloop.model.objects import Price, Quantity
 __all__ = [
     "CancelAllOrders",
     "CancelOrder",
+    "ClosePosition",
+    "FlattenAll",
     "ModifyOrder",
     "OrderSpec",
     "SubmitOrder",
@@ -96,3 +98,26 @@ class ModifyOrder(TradingCommand, frozen=True, kw_only=True, gc=False):
 
 class CancelAllOrders(TradingCommand, frozen=True, kw_only=True, gc=False):
     """Cancel every open order of the strategy on the instrument."""
+
+
+class ClosePosition(Command, frozen=True, kw_only=True, gc=False):
+    """Close one position now (an operator's manual close): a CRITICAL exit.
+
+    Not a :class:`TradingCommand`: it is not an order. The exit executor turns it into
+    reduce-only orders, which pass the risk engine like any other order.
+    """
+
+    LANE: ClassVar[Lane] = Lane.CRITICAL
+
+    strategy_id: StrategyId
+    instrument_id: InstrumentId
+    reason: str
+
+
+class FlattenAll(Command, frozen=True, kw_only=True, gc=False):
+    """Close every open position with market orders (kill switch, circuit breaker)."""
+
+    LANE: ClassVar[Lane] = Lane.CRITICAL
+
+    reason: str
+    source: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import ClassVar
 
 from tradeloop.core.ids import (
@@ -19,6 +20,8 @@ from tradeloop.model.objects import Money, Price, Quantity
 
 __all__ = [
     "AccountStateChanged",
+    "Alert",
+    "AlertSeverity",
     "ComponentStateChanged",
     "OrderAccepted",
     "OrderCancelRejected",
@@ -39,6 +42,8 @@ __all__ = [
     "PositionEvent",
     "PositionOpened",
     "RegimeChanged",
+    "StoreErrorOccurred",
+    "VenueErrorOccurred",
 ]
 
 
@@ -167,3 +172,39 @@ class ComponentStateChanged(Event, frozen=True, kw_only=True, gc=False):
     component: str
     previous: str
     state: str
+
+
+class AlertSeverity(StrEnum):
+    INFO = "INFO"
+    WARNING = "WARNING"
+    CRITICAL = "CRITICAL"
+
+
+class Alert(Event, frozen=True, kw_only=True, gc=False):
+    """Something a person should look at: a failed exit, a stale position, a tripped breaker.
+
+    ``kind`` is a stable machine-readable name (``exit_failed``, ``position_stale``,
+    ``breaker_tripped``, ...); ``message`` says what happened in words. Alerts ride the HIGH
+    lane: they are never conflated or dropped.
+    """
+
+    severity: AlertSeverity
+    source: str
+    kind: str
+    message: str
+    instrument_id: InstrumentId | None = None
+
+
+class VenueErrorOccurred(Event, frozen=True, kw_only=True, gc=False):
+    """A venue call failed (an API error, a timeout, a broken connection), not a refusal."""
+
+    venue: str
+    operation: str
+    error: str
+
+
+class StoreErrorOccurred(Event, frozen=True, kw_only=True, gc=False):
+    """Writing to or reading from the event store failed."""
+
+    operation: str
+    error: str

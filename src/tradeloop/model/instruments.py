@@ -52,6 +52,8 @@ class Instrument:
         Fee rates as fractions of notional (``"0.0002"`` is 2 bps); negative is a rebate.
     min_price, max_price:
         Optional price band the venue accepts.
+    expiry_ns:
+        When the contract expires or settles (futures, event contracts); ``None`` if never.
     """
 
     id: InstrumentId
@@ -65,6 +67,7 @@ class Instrument:
     min_price: Price | None = None
     max_price: Price | None = None
     min_quantity: Quantity | None = None
+    expiry_ns: int | None = None
     maker_fee_raw: int = field(init=False)
     taker_fee_raw: int = field(init=False)
 
@@ -91,6 +94,8 @@ class Instrument:
             object.__setattr__(self, f"{name}_raw", int(scaled))
         if self.min_price is not None and self.max_price is not None and self.min_price > self.max_price:
             raise ValueRangeError(f"{self.id}: min_price is above max_price")
+        if self.expiry_ns is not None and self.expiry_ns <= 0:
+            raise ValueRangeError(f"{self.id}: expiry must be a positive time")
 
     @property
     def symbol(self) -> str:
@@ -234,6 +239,7 @@ def FuturesContract(  # noqa: N802
     multiplier: int = 50,
     maker_fee: str = "0",
     taker_fee: str = "0",
+    expiry_ns: int | None = None,
 ) -> Instrument:
     """A futures contract; the E-mini S&P 500 defaults (0.25 tick, 50 USD a point)."""
     return Instrument(
@@ -245,6 +251,7 @@ def FuturesContract(  # noqa: N802
         multiplier=multiplier,
         maker_fee=Decimal(maker_fee),
         taker_fee=Decimal(taker_fee),
+        expiry_ns=expiry_ns,
     )
 
 
@@ -254,6 +261,7 @@ def BinaryEventContract(  # noqa: N802
     currency: str = "USD",
     maker_fee: str = "0",
     taker_fee: str = "0",
+    expiry_ns: int | None = None,
 ) -> Instrument:
     """A binary event contract: pays 1.00 if the event happens, trades from 0.01 to 0.99."""
     return Instrument(
@@ -266,4 +274,5 @@ def BinaryEventContract(  # noqa: N802
         taker_fee=Decimal(taker_fee),
         min_price=_inc_price("0.01"),
         max_price=_inc_price("0.99"),
+        expiry_ns=expiry_ns,
     )

@@ -111,6 +111,7 @@ def make_instrument(cfg: InstrumentConfig) -> Instrument:
     if cfg.tick is not None:
         extra["tick"] = str(cfg.tick)
     fees = {"maker_fee": str(cfg.maker_fee), "taker_fee": str(cfg.taker_fee)}
+    expiry = None if cfg.expiry is None else _parse_time(cfg.expiry, "data.instrument.expiry")
     try:
         if cfg.type == "equity":
             return Equity(cfg.id, currency=cfg.currency, lot=str(cfg.lot or 1), **extra, **fees)
@@ -121,20 +122,28 @@ def make_instrument(cfg: InstrumentConfig) -> Instrument:
             lot = {"lot": str(cfg.lot)} if cfg.lot is not None else {}
             return FxPair(cfg.id, quote_currency=cfg.currency, **extra, **lot, **fees)
         if cfg.type == "future":
-            return FuturesContract(cfg.id, currency=cfg.currency, multiplier=cfg.multiplier, **extra, **fees)
-        return BinaryEventContract(cfg.id, currency=cfg.currency, **fees)
+            tick = extra.get("tick", "0.25")
+            return FuturesContract(
+                cfg.id, currency=cfg.currency, multiplier=cfg.multiplier, tick=tick, expiry_ns=expiry, **fees
+            )
+        return BinaryEventContract(cfg.id, currency=cfg.currency, expiry_ns=expiry, **fees)
     except TradeloopError as exc:
         raise ConfigError(f"data.instrument: {exc}") from None
 
 
-def _parse_start(text: str) -> int:
+def _parse_time(text: str, key: str) -> int:
+    """An ISO-8601 time with a zone, as UNIX nanoseconds; ``key`` names the setting in errors."""
     try:
         dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise ConfigError(f"data.synthetic.start: not an ISO-8601 time: {text!r}") from None
+        raise ConfigError(f"{key}: not an ISO-8601 time: {text!r}") from None
     if dt.tzinfo is None:
-        raise ConfigError(f"data.synthetic.start: give a time zone (e.g. 'Z'): {text!r}")
+        raise ConfigError(f"{key}: give a time zone (e.g. 'Z'): {text!r}")
     return (dt - _EPOCH) // timedelta(microseconds=1) * 1_000  # exact, also before 1970
+
+
+def _parse_start(text: str) -> int:
+    return _parse_time(text, "data.synthetic.start")
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,8 @@ class InstrumentConfig(_Frozen):
     multiplier: int = Field(1, ge=1)
     maker_fee: Decimal = Decimal(0)
     taker_fee: Decimal = Decimal(0)
+    expiry: str | None = None
+    """When a future or event contract expires or settles (ISO-8601 with a zone)."""
 
     @field_validator("id")
     @classmethod
