@@ -11,9 +11,13 @@ class StrategyConfig(BaseModel):
     """Base of every strategy's settings. Subclass it and add typed fields.
 
     ``strategy_id`` defaults to the class name with ``-001``; two strategies in one node need
-    distinct ids.
+    distinct ids. ``method`` names the lifecycle method (``lifecycle.methods`` of the node
+    config) that watches and exits the positions this strategy opens with its own orders;
+    ``None`` leaves them unwatched. Entries made through ``signal_edge`` name their method
+    in the signal.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     strategy_id: str | None = None
+    method: str | None = None

@@ -15,6 +15,7 @@ id - the event's own when reacting to an event, a fresh one per market-data cycl
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from tradeloop.core.ids import ClientOrderId, IdFactory, InstrumentId, StrategyI
 from tradeloop.core.message import Event
 from tradeloop.execution.engine import ExecutionEngine
 from tradeloop.execution.factory import OrderFactory
+from tradeloop.lifecycle.events import EdgeDetected
 from tradeloop.model.commands import (
     CancelAllOrders,
     CancelOrder,
@@ -208,6 +210,49 @@ class Strategy(Component):
 
     def _send(self, kind: type[TradingCommand], instrument_id: InstrumentId, **fields: Any) -> None:
         """Publish a command of this strategy in the current correlation (a new one if none)."""
+        self._publish(kind, strategy_id=self.id, instrument_id=instrument_id, **fields)
+
+    def signal_edge(
+        self,
+        instrument_id: InstrumentId | str,
+        side: OrderSide,
+        *,
+        edge: float,
+        confidence: float = 1.0,
+        method: str | None = None,
+        price: Price | None = None,
+        win_probability: float | None = None,
+        payoff_ratio: float | None = None,
+    ) -> None:
+        """Report an edge: the lifecycle's entry flow decides whether and how to enter.
+
+        ``method`` defaults to the strategy's configured method. The entry (checks, sizing,
+        the entry order and its fill) is done under the method's settings and shares this
+        signal's correlation id. For an instrument with an open position the signal updates
+        the edge the position is watched with.
+        """
+        name = method if method is not None else self.config.method
+        if name is None:
+            raise TradeloopError(f"{self.id}: signal_edge needs a method (or a configured 'method')")
+        if not (math.isfinite(edge) and math.isfinite(confidence)):
+            raise TradeloopError(f"{self.id}: edge and confidence must be finite numbers")
+        if not 0.0 <= confidence <= 1.0:
+            raise TradeloopError(f"{self.id}: confidence must be within 0..1, got {confidence}")
+        self._publish(
+            EdgeDetected,
+            strategy_id=self.id,
+            instrument_id=InstrumentId(instrument_id),
+            side=side,
+            edge=edge,
+            confidence=confidence,
+            method=name,
+            price=price,
+            win_probability=win_probability,
+            payoff_ratio=payoff_ratio,
+        )
+
+    def _publish(self, kind: type[Event] | type[TradingCommand], **fields: Any) -> None:
+        """Publish a message of this strategy in the current correlation (a new one if none)."""
         ctx = self.context
         ids = ctx.ids
         if self._correlation is None:
@@ -220,8 +265,6 @@ class Strategy(Component):
                 causation_id=self._causation,
                 ts_event=now,
                 ts_init=now,
-                strategy_id=self.id,
-                instrument_id=instrument_id,
                 **fields,
             )
         )
