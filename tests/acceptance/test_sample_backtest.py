@@ -24,13 +24,19 @@ GOLDEN_MESSAGES = {
     "AccountStateChanged": 100,
     "Bar": 2263,
     "ComponentStateChanged": 4,
+    "ExitCompleted": 11,
+    "ExitEscalated": 11,
+    "ExitTriggered": 11,
     "OrderAccepted": 100,
     "OrderFilled": 100,
     "OrderSubmitted": 100,
     "PositionClosed": 50,
     "PositionOpened": 50,
+    "PriceRequested": 648,
+    "PriceSnapshot": 648,
     "SubmitOrder": 100,
     "TradeTick": 500_000,
+    "TrailingStopMoved": 62,
 }
 
 
@@ -50,15 +56,15 @@ def test_sample_crossover_on_es_trades_matches_its_golden_numbers(first_run: Run
     assert result.orders == 100
     assert result.fills == 100
     assert len(result.trades) == 50
-    assert str(result.final_equity) == "997888.79 USD"
-    assert str(result.realized_pnl) == "-2111.21 USD"
-    assert str(result.commissions) == "411.21 USD"
+    assert str(result.final_equity) == "998138.80 USD"
+    assert str(result.realized_pnl) == "-1861.20 USD"
+    assert str(result.commissions) == "411.20 USD"
     assert result.messages == GOLDEN_MESSAGES
     assert result.bus.handler_errors == 0
     stats = result.statistics.as_dict()
     assert (stats["winners"], stats["losers"]) == (12, 38)
-    assert (stats["gross_profit"], stats["gross_loss"]) == ("1126.22", "-3237.43")
-    assert stats["max_drawdown"] == "2291.07"
+    assert (stats["gross_profit"], stats["gross_loss"]) == ("1101.23", "-2962.43")
+    assert stats["max_drawdown"] == "2016.07"
 
 
 def test_rerunning_the_sample_gives_a_byte_identical_event_log(
@@ -113,7 +119,7 @@ def test_cli_backtest_prints_results_and_the_event_log_hash(tmp_path: Path) -> N
     result = runner.invoke(app, ["backtest", str(SAMPLE), "--quiet", "--output", str(out)])
     assert result.exit_code == 0, result.output
     assert "final equity" in result.output
-    assert "997888.79 USD" in result.output
+    assert "998138.80 USD" in result.output
     digest = content_hash(out / "events.sqlite")
     assert f"event log hash: {digest}" in result.output
 

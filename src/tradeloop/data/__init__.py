@@ -3,6 +3,12 @@
 from tradeloop.data.aggregation import TimeBarAggregator, aggregate_quotes_to_bars, aggregate_trades_to_bars
 from tradeloop.data.arrays import bars_from_arrays, quote_ticks_from_arrays, trade_ticks_from_arrays
 from tradeloop.data.columns import DEFAULT_COLUMNS, FileFormat
+from tradeloop.data.event_contracts import (
+    EventContractSeries,
+    ProbabilitySeries,
+    generate_event_contract,
+    load_probabilities,
+)
 from tradeloop.data.loaders import (
     BarTimestamp,
     LoadResult,
@@ -39,15 +45,18 @@ __all__ = [
     "SKIP_REASONS",
     "BarTimestamp",
     "EpochUnit",
+    "EventContractSeries",
     "FileFormat",
     "LoadResult",
     "OnError",
+    "ProbabilitySeries",
     "TimeBarAggregator",
     "aggregate_quotes_to_bars",
     "aggregate_trades_to_bars",
     "bars_from_arrays",
     "event_probability_path",
     "generate_bars",
+    "generate_event_contract",
     "generate_event_contract_prices",
     "generate_quotes",
     "generate_trades",
@@ -55,6 +64,7 @@ __all__ = [
     "iter_quotes",
     "iter_trades",
     "load_bars",
+    "load_probabilities",
     "load_quote_ticks",
     "load_sample_bars",
     "load_sample_trades",

@@ -11,7 +11,7 @@ from tradeloop.model.commands import (
     SubmitOrder,
     TradingCommand,
 )
-from tradeloop.model.data import Bar, BarSpec, QuoteTick, TradeTick
+from tradeloop.model.data import Bar, BarSpec, PriceSnapshot, QuoteTick, TradeTick
 from tradeloop.model.enums import (
     AggressorSide,
     BarAggregation,
@@ -127,6 +127,7 @@ __all__ = [
     "PositionOpened",
     "PositionSide",
     "Price",
+    "PriceSnapshot",
     "Quantity",
     "QuoteTick",
     "RegimeChanged",

@@ -1,4 +1,4 @@
-"""Market data: :class:`QuoteTick`, :class:`TradeTick`, :class:`Bar`."""
+"""Market data: :class:`QuoteTick`, :class:`TradeTick`, :class:`Bar`, :class:`PriceSnapshot`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from tradeloop.core.message import Data
 from tradeloop.model.enums import AggressorSide, BarAggregation
 from tradeloop.model.objects import Price, Quantity
 
-__all__ = ["Bar", "BarSpec", "QuoteTick", "TradeTick"]
+__all__ = ["Bar", "BarSpec", "PriceSnapshot", "QuoteTick", "TradeTick"]
 
 
 class BarSpec(msgspec.Struct, frozen=True, array_like=True, gc=False):
@@ -77,3 +77,18 @@ class Bar(Data, frozen=True, kw_only=True, gc=False):
     low: Price
     close: Price
     volume: Quantity
+
+
+class PriceSnapshot(Data, frozen=True, kw_only=True, gc=False):
+    """The current price of an instrument, fetched on request (not a trade, not a new quote).
+
+    The answer to a stale-price request: ``price`` is the latest known price, ``bid`` and
+    ``ask`` the latest quote when there is one. ``ts_event`` is when that price was last
+    seen on the market, ``ts_init`` when the snapshot was taken. Nothing matches against a
+    snapshot and no bar is built from it; it only refreshes price caches and marks.
+    """
+
+    instrument_id: InstrumentId
+    price: Price
+    bid: Price | None = None
+    ask: Price | None = None

@@ -12,15 +12,22 @@ Checks of a ``SubmitOrder``, in order (the first failure denies):
 1. ``max_daily_loss`` / ``trading_state`` - the day's loss is compared with the limit first
    (reaching it moves ACTIVE to REDUCING); then HALTED denies everything and REDUCING
    everything that does not reduce the position. These apply even with ``bypass``.
-2. ``instrument`` - the instrument is known and quantity and prices are on its grids.
-3. ``max_order_quantity`` (per-instrument override, else the default).
-4. ``price_band_pct`` - limit and trigger prices within the band around the last price.
-5. ``max_order_notional``.
-6. ``max_position_quantity``, ``max_position_notional``, ``max_gross_exposure`` - on the
-   worst case, as if every order working on the same side filled too; skipped for a
-   position-reducing order.
-7. ``max_open_orders``, ``max_open_orders_per_instrument``.
-8. ``max_order_rate`` - last, because an approval is what the window counts.
+2. ``trading_authorisation`` - an order that does not reduce the position is denied on an
+   instrument that is blocked (:class:`~tradeloop.risk.authorisation.TradingAuthorisation`: a
+   circuit breaker, a risk breach, the kill switch, a blackout window):
+   ``"trading_authorisation: <instrument> blocked (<source>: <reason>; ...)"``. Applies even
+   with ``bypass``.
+3. ``instrument`` - the instrument is known and quantity and prices are on its grids.
+4. ``max_order_quantity`` (per-instrument override, else the default).
+5. ``price_band_pct`` - limit and trigger prices within the band around the last price.
+6. ``max_order_notional``.
+7. ``max_position_quantity``, ``max_position_notional``, ``max_gross_exposure``,
+   ``max_correlated_exposure`` - on the worst case, as if every order working on the same
+   side filled too; skipped for a position-reducing order. The correlated exposure is the
+   position's value after the order plus the open positions of instruments correlated with
+   it (:mod:`tradeloop.risk.correlation`).
+8. ``max_open_orders``, ``max_open_orders_per_instrument``.
+9. ``max_order_rate`` - last, because an approval is what the window counts.
 
 An order *reduces the position* when it is ``reduce_only`` (the venue will not let it grow a
 position) or when it is on the other side of the instrument's net position (all strategies)
@@ -28,10 +35,19 @@ and, together with the orders already working on that side, no larger than it, s
 flip the position. Orders are valued at their limit
 price, else their trigger price (stop market), else the last price; an order that cannot be
 valued is denied by the first check that needs a value. A ``ModifyOrder`` is checked for the
-trading state, the instrument grids, ``max_order_quantity`` and the price band.
+trading state, the instrument's authorisation (a raised quantity that does not reduce the
+position is refused on a blocked instrument), the instrument grids, ``max_order_quantity`` and
+the price band.
 
 All arithmetic is on integer raws; limits are compiled to raws once per config, and
 :meth:`RiskEngine.update_config` swaps the compiled limits in one assignment.
+
+The trading state is the strictest of the *base* state (set by an operator through
+:meth:`RiskEngine.set_trading_state`, or REDUCING by the daily loss limit until the next UTC
+day) and the *holds* circuit breakers place (:meth:`RiskEngine.hold_trading_state`), which
+last until released (:meth:`RiskEngine.release_trading_state`, on a manual reset).
+:meth:`RiskEngine.entry_problem` answers, before any order is built, whether a new position
+may be opened now.
 """
 
 from __future__ import annotations
@@ -39,6 +55,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from decimal import ROUND_UP, Decimal
+from pathlib import Path
 from typing import Any
 
 from tradeloop.core.bus import MessageBus
@@ -60,8 +77,15 @@ from tradeloop.model.events import AccountStateChanged, OrderDenied, OrderSubmit
 from tradeloop.model.instruments import Instrument
 from tradeloop.model.objects import FIXED_SCALAR, Price, currency_precision, raw_to_decimal
 from tradeloop.portfolio.portfolio import Portfolio
-from tradeloop.risk.config import RiskConfig
-from tradeloop.risk.events import OrderModifyDenied, TradingState, TradingStateChanged
+from tradeloop.risk.authorisation import (
+    BlackoutWindow,
+    TradingAuthorisation,
+    TradingStateKeeper,
+    load_blackout_calendar,
+)
+from tradeloop.risk.config import CorrelationConfig, RiskConfig
+from tradeloop.risk.correlation import CorrelatedPart, CorrelationTracker
+from tradeloop.risk.events import OrderModifyDenied, TradingState
 from tradeloop.risk.limits import RiskLimits
 
 __all__ = ["PRIORITY_RISK", "RiskEngine"]
@@ -105,7 +129,10 @@ class RiskEngine:
     execution:
         Read for open orders; approved commands go to its endpoint.
     config:
-        The limits; ``None`` means no limits.
+        The limits; ``None`` means no limits. Its blackout calendar is read (a
+        :class:`~tradeloop.core.errors.ConfigError` names a bad file and row) and scheduled
+        on ``clock``, and its correlation sampling starts, when the engine is built: a live
+        clock needs a running event loop by then.
     """
 
     def __init__(
@@ -122,10 +149,13 @@ class RiskEngine:
         self._ids = ids
         self._portfolio = portfolio
         self._execution = execution
-        self._limits = RiskLimits(config if config is not None else RiskConfig())
-        self._state = TradingState.ACTIVE
-        self._state_reason = "initial state"
+        config = config if config is not None else RiskConfig()
+        self._limits = RiskLimits(config)
+        self._status = TradingStateKeeper(bus, clock, ids)
         self._loss_day: int | None = None  # UTC day the daily loss limit moved us to REDUCING
+        self._authorisation = TradingAuthorisation(bus, clock, ids)
+        self._correlation: CorrelationTracker | None = None
+        self._calendar_path: Path | None = None
         self._approvals: deque[int] = deque()  # timestamps of approvals inside the rate window
         # Orders denied here whose OrderDenied is still queued: the execution engine counts
         # them as open until it applies the denial.
@@ -147,6 +177,7 @@ class RiskEngine:
         bus.subscribe(OrderDenied, self._on_denied, priority=PRIORITY_RISK)
         bus.subscribe(OrderSubmitted, self._on_submitted, priority=PRIORITY_RISK)
         bus.subscribe(AccountStateChanged, self._on_account, priority=PRIORITY_RISK)
+        self._apply_extras(config, self._read_calendar(config))
 
     # -- configuration and state ------------------------------------------------------------
 
@@ -157,28 +188,83 @@ class RiskEngine:
     def update_config(self, config: RiskConfig) -> RiskConfig:
         """Replace the limits at once; returns the previous config.
 
-        The next command is checked against the new limits. The rate window's history and
-        the trading state carry over.
+        The next command is checked against the new limits. The rate window's history, the
+        trading state and its holds, and the blocks carry over. A blackout calendar at a new
+        path is read first (a bad file changes nothing) and replaces the old one; the same
+        path is not read again. The correlation history carries over unless the window or
+        the sampling changed.
         """
         if not isinstance(config, RiskConfig):
             raise TradeloopError(f"update_config needs a RiskConfig, got {type(config).__name__}")
         previous = self._limits.config
+        windows = self._read_calendar(config)  # may raise: nothing has changed yet
         self._limits = RiskLimits(config)  # one assignment: no command sees half a config
+        self._apply_extras(config, windows)
         return previous
+
+    def _read_calendar(self, config: RiskConfig) -> list[BlackoutWindow] | None:
+        """The windows of a calendar at a new path (``[]`` when it was removed), else ``None``."""
+        path = config.blackout_calendar
+        if path == self._calendar_path:
+            return None
+        return [] if path is None else load_blackout_calendar(path)
+
+    def _apply_extras(self, config: RiskConfig, windows: list[BlackoutWindow] | None) -> None:
+        """Swap the correlation tracker and the calendar to match ``config``."""
+        self._swap_correlation(config.correlation)
+        if windows is not None:
+            self._calendar_path = config.blackout_calendar
+            self._authorisation.set_calendar(windows)
+
+    def _swap_correlation(self, config: CorrelationConfig | None) -> None:
+        tracker = self._correlation
+        if tracker is not None and config is not None and tracker.same_sampling(config):
+            return
+        if tracker is not None:
+            tracker.close()  # first: the new tracker takes over the timer's name
+        self._correlation = (
+            None if config is None else CorrelationTracker(self._bus, self._clock, self._portfolio, config)
+        )
+
+    @property
+    def limits(self) -> RiskLimits:
+        """The compiled limits in force (read by the circuit breakers' post-trade check)."""
+        return self._limits
+
+    @property
+    def authorisation(self) -> TradingAuthorisation:
+        """The per-instrument blocks: circuit breakers and operators block and lift here."""
+        return self._authorisation
+
+    @property
+    def correlation(self) -> CorrelationTracker | None:
+        """The correlation tracker, while ``correlation`` is configured."""
+        return self._correlation
 
     @property
     def trading_state(self) -> TradingState:
-        return self._state
+        return self._status.state
 
     @property
     def trading_state_reason(self) -> str:
-        return self._state_reason
+        return self._status.reason
+
+    @property
+    def daily_loss_reached(self) -> bool:
+        """Whether the daily loss limit holds the base state at REDUCING (until a new day)."""
+        return self._loss_day is not None
+
+    @property
+    def holds(self) -> dict[str, tuple[TradingState, str]]:
+        """The holds in force: name to (state, reason), oldest first."""
+        return self._status.holds
 
     def set_trading_state(self, state: TradingState, reason: str) -> bool:
         """Move to ``state`` (an operator's decision) and publish ``TradingStateChanged``.
 
-        Returns whether the state changed. A state set here is never undone automatically,
-        not even a REDUCING the daily loss limit had set.
+        Returns whether the trading state changed. A state set here is never undone
+        automatically, not even a REDUCING the daily loss limit had set. It sets the base
+        state: a stricter hold of a circuit breaker stays in force until it is released.
         """
         if not reason:
             raise TradeloopError("a trading state change needs a reason")
@@ -187,33 +273,48 @@ class RiskEngine:
         correlation_id = self._ids.new_id()
         return self._change_state(state, reason, correlation_id, None)
 
+    def hold_trading_state(
+        self,
+        name: str,
+        state: TradingState,
+        reason: str,
+        *,
+        check: str = "trading_state",
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+    ) -> bool:
+        """Keep the trading state at least as strict as ``state`` until ``name`` is released.
+
+        A circuit breaker's latch: neither an operator's ``set_trading_state`` nor a new day
+        lifts it. Placing a hold of the same name again replaces it. ``check`` names the check
+        REDUCING denials are counted under while this hold decides the state. Returns whether
+        the trading state changed.
+        """
+        corr = correlation_id or self._ids.new_id()
+        return self._status.hold(name, state, reason, corr, causation_id, check)
+
+    def release_trading_state(
+        self, name: str, reason: str, *, correlation_id: str | None = None, causation_id: str | None = None
+    ) -> bool:
+        """Release the hold ``name``; returns whether there was one.
+
+        The trading state becomes the strictest of the base state and the other holds.
+        """
+        if not reason:
+            raise TradeloopError("releasing a trading state hold needs a reason")
+        return self._status.release(name, reason, correlation_id or self._ids.new_id(), causation_id)
+
     def _change_state(
         self, state: TradingState, reason: str, correlation_id: str, causation_id: str | None
     ) -> bool:
-        previous = self._state
-        if state is previous:
-            return False
-        self._state = state
-        self._state_reason = reason
-        now = self._clock.timestamp_ns()
-        self._bus.publish(
-            TradingStateChanged(
-                id=self._ids.new_id(),
-                correlation_id=correlation_id,
-                causation_id=causation_id,
-                ts_event=now,
-                ts_init=now,
-                state=state,
-                previous=previous,
-                reason=reason,
-            )
-        )
-        return True
+        """Set the base state; returns whether the trading state changed."""
+        check = "max_daily_loss" if self._loss_day is not None else "trading_state"
+        return self._status.set_base(state, reason, check, correlation_id, causation_id)
 
     def _watch_daily_loss(self, limits: RiskLimits, correlation_id: str, causation_id: str) -> None:
         """Trip to REDUCING at the daily loss limit; resume on a later day below it."""
         limit = limits.daily_loss
-        state = self._state
+        state = self._status.state
         if state is TradingState.ACTIVE:
             if limit is None:
                 return
@@ -226,7 +327,7 @@ class RiskEngine:
                     correlation_id,
                     causation_id,
                 )
-        elif state is TradingState.REDUCING and self._loss_day is not None:
+        elif self._status.base_state is TradingState.REDUCING and self._loss_day is not None:
             today = self._clock.timestamp_ns() // _DAY_NS
             if today > self._loss_day and (limit is None or -self._portfolio.daily_pnl_raw() < limit):
                 self._loss_day = None
@@ -236,6 +337,60 @@ class RiskEngine:
                     correlation_id,
                     causation_id,
                 )
+
+    # -- the entry flow's question ---------------------------------------------------------
+
+    def entry_problem(self, instrument_id: InstrumentId, side: OrderSide) -> str | None:
+        """Why a new position may not be opened on ``instrument_id`` now, or ``None``.
+
+        The entry flow asks before it sizes an order, so it need not build one to learn that
+        it would be denied. The answer is ``"<check>: <details>"``, the first of:
+        ``max_daily_loss`` (the day's loss reached the limit), ``trading_state`` (not ACTIVE),
+        ``trading_authorisation`` (the instrument is blocked: a paused breaker, a blackout
+        window...), ``max_position_quantity`` (the net position on ``side``, with the orders
+        working on that side, is already at its limit) and ``max_correlated_exposure`` (the
+        instrument's correlated exposure is already at the limit). Under ``bypass`` only the
+        first three apply. A pure query: it publishes nothing and changes no state.
+        """
+        limits = self._limits
+        status = self._status
+        state = status.state
+        if state is TradingState.ACTIVE and limits.daily_loss is not None:
+            loss = -self._portfolio.daily_pnl_raw()
+            if loss >= limits.daily_loss:
+                return (
+                    f"max_daily_loss: daily loss {self._money(loss)} reached the limit "
+                    f"{self._money(limits.daily_loss)}"
+                )
+        if state is TradingState.HALTED:
+            return f"trading_state: HALTED ({status.reason}); no new positions"
+        if state is TradingState.REDUCING:
+            return f"{status.check}: trading state REDUCING ({status.reason}); no new positions"
+        problem = self._blocked_problem(instrument_id) if self._authorisation.any_blocks else None
+        if problem is not None or limits.bypass:
+            return problem
+        net = self._portfolio.net_position_raw(instrument_id)
+        max_pos = limits.position_qty_by.get(instrument_id, limits.position_qty)
+        if max_pos is not None and (net == 0 or (net > 0) == (side is OrderSide.BUY)):
+            working = self._working(instrument_id, side, None)
+            if abs(net) + working >= max_pos:
+                return (
+                    f"max_position_quantity: net position {_num(net)}"
+                    f"{f' with {_num(working)} more working' if working else ''} is already at the "
+                    f"limit {_num(max_pos)} on {instrument_id}"
+                )
+        tracker = self._correlation
+        limit = limits.correlated_exposure
+        if tracker is not None and limit is not None:
+            own = self._portfolio.exposure_raw(instrument_id)
+            total, parts = tracker.correlated_exposure(instrument_id, own, limits.correlation_threshold)
+            if total >= limit:
+                return (
+                    f"max_correlated_exposure: correlated exposure of {instrument_id} is already "
+                    f"{self._money(total)} ({instrument_id} {self._money(own)}{self._parts(parts)}) "
+                    f"at the limit {self._money(limit)}"
+                )
+        return None
 
     # -- counters --------------------------------------------------------------------------
 
@@ -356,19 +511,25 @@ class RiskEngine:
     def _state_problem(
         self, iid: InstrumentId, side: OrderSide, qty_raw: int, reduce_only: bool, cid: ClientOrderId
     ) -> str | None:
-        state = self._state
+        status = self._status
+        state = status.state
         if state is TradingState.ACTIVE:
             return None
         if state is TradingState.HALTED:
-            return f"trading_state: HALTED ({self._state_reason}); only cancels pass"
+            return f"trading_state: HALTED ({status.reason}); only cancels pass"
         if self._is_reducing(iid, side, qty_raw, reduce_only, cid):
             return None
-        check = "max_daily_loss" if self._loss_day is not None else "trading_state"
         net = self._portfolio.net_position_raw(iid)
         return (
-            f"{check}: trading state REDUCING ({self._state_reason}); {side.value} {_num(qty_raw)} "
-            f"would not reduce the net position {_num(net)} on {iid}"
+            f"{status.check}: trading state REDUCING ({status.reason}); {side.value} "
+            f"{_num(qty_raw)} would not reduce the net position {_num(net)} on {iid}"
         )
+
+    def _blocked_problem(self, iid: InstrumentId) -> str | None:
+        reasons = self._authorisation.blocked_reasons(iid)
+        if not reasons:
+            return None
+        return f"trading_authorisation: {iid} blocked ({'; '.join(reasons)})"
 
     def _instrument(self, iid: InstrumentId) -> Instrument | str:
         try:
@@ -393,8 +554,16 @@ class RiskEngine:
         iid = spec.instrument_id
         qty = spec.quantity.raw
         problem = self._state_problem(iid, spec.side, qty, spec.reduce_only, spec.client_order_id)
-        if problem is not None or limits.bypass:
+        if problem is not None:
             return problem
+        if self._authorisation.any_blocks and not self._is_reducing(
+            iid, spec.side, qty, spec.reduce_only, spec.client_order_id
+        ):
+            problem = self._blocked_problem(iid)
+            if problem is not None:
+                return problem
+        if limits.bypass:
+            return None
         instrument = self._instrument(iid)
         if isinstance(instrument, str):
             return instrument
@@ -434,6 +603,8 @@ class RiskEngine:
             grow = qty + working
             after = abs(net + (grow if spec.side is OrderSide.BUY else -grow))
             problem = self._exposure_problem(limits, instrument, spec.side, qty, net, after, px, working)
+            if problem is None and limits.correlated_exposure is not None:
+                problem = self._correlation_problem(limits, limits.correlated_exposure, instrument, after, px)
             if problem is not None:
                 return problem
         return self._flow_problem(limits, iid)
@@ -477,6 +648,30 @@ class RiskEngine:
                 )
         return None
 
+    def _correlation_problem(
+        self, limits: RiskLimits, limit: int, instrument: Instrument, after: int, px: int | None
+    ) -> str | None:
+        """``max_correlated_exposure``: the position after the order plus correlated positions."""
+        tracker = self._correlation
+        if tracker is None:
+            return None
+        iid = instrument.id
+        if px is None:
+            return f"max_correlated_exposure: no last price on {iid} to value the order"
+        own = instrument.notional_raw(px, after)
+        total, parts = tracker.correlated_exposure(iid, own, limits.correlation_threshold)
+        if total <= limit:
+            return None
+        return (
+            f"max_correlated_exposure: correlated exposure would be {self._money(total)} "
+            f"({iid} {self._money(own)} after the order{self._parts(parts)}) > {self._money(limit)}"
+        )
+
+    def _parts(self, parts: list[CorrelatedPart]) -> str:
+        return "".join(
+            f", {other} {self._money(raw)} at correlation {corr:.2f}" for other, raw, corr in parts
+        )
+
     def _flow_problem(self, limits: RiskLimits, iid: InstrumentId) -> str | None:
         """Open-order counts and the rate window (the order itself counts as open)."""
         if limits.open_orders is not None:
@@ -507,10 +702,12 @@ class RiskEngine:
 
     def _check_modify(self, limits: RiskLimits, command: ModifyOrder) -> str | None:
         iid = command.instrument_id
-        state = self._state
+        status = self._status
+        state = status.state
         if state is TradingState.HALTED:
-            return f"trading_state: HALTED ({self._state_reason}); only cancels pass"
-        if state is TradingState.REDUCING and command.quantity is not None:
+            return f"trading_state: HALTED ({status.reason}); only cancels pass"
+        blocked = self._blocked_problem(iid) if self._authorisation.any_blocks else None
+        if (state is TradingState.REDUCING or blocked is not None) and command.quantity is not None:
             order = self._execution.order(command.client_order_id)
             grows = order is None or command.quantity.raw > order.quantity.raw
             if grows and (
@@ -519,11 +716,12 @@ class RiskEngine:
                     iid, order.side, command.quantity.raw, order.spec.reduce_only, command.client_order_id
                 )
             ):
-                check = "max_daily_loss" if self._loss_day is not None else "trading_state"
+                if state is not TradingState.REDUCING:
+                    return f"{blocked}; raising the quantity of {command.client_order_id} is refused"
                 return (
-                    f"{check}: trading state REDUCING ({self._state_reason}); raising the quantity of "
-                    f"{command.client_order_id} to {_num(command.quantity.raw)} would not reduce the "
-                    f"position on {iid}"
+                    f"{status.check}: trading state REDUCING ({status.reason}); raising the "
+                    f"quantity of {command.client_order_id} to {_num(command.quantity.raw)} would not "
+                    f"reduce the position on {iid}"
                 )
         if limits.bypass:
             return None

@@ -24,9 +24,13 @@ class RiskLimits:
 
     __slots__ = (
         "band_pct",
+        "breach_tolerance_pct",
         "bypass",
         "config",
+        "correlated_exposure",
+        "correlation_threshold",
         "daily_loss",
+        "drawdown_pct",
         "gross_exposure",
         "needs_value",
         "open_orders",
@@ -61,6 +65,12 @@ class RiskLimits:
         self.rate_window_ns = config.rate_interval_ns
         self.band_pct = _raw(config.price_band_pct)  # percent x 10**9: 5 % is 5_000_000_000
         self.daily_loss = _raw(config.max_daily_loss)
+        self.drawdown_pct = _raw(config.max_drawdown_pct)  # percent x 10**9, like band_pct
+        self.breach_tolerance_pct = _raw(config.breakers.risk_breach.value_tolerance_pct) or 0
+        correlation = config.correlation
+        self.correlated_exposure = None if correlation is None else _raw(correlation.max_correlated_exposure)
+        # A float: it is compared with a correlation, a statistic, never with an amount.
+        self.correlation_threshold = 1.0 if correlation is None else float(correlation.threshold)
         self.needs_value = (
             self.order_notional is not None
             or self.position_notional is not None

@@ -33,8 +33,14 @@ from tradeloop.core.errors import TradeloopError
 from tradeloop.core.ids import AccountId, IdFactory, InstrumentId, Venue
 from tradeloop.core.message import Data
 from tradeloop.execution.engine import ExecutionEngine
+from tradeloop.lifecycle.book import PriceCache
+from tradeloop.lifecycle.entry import EntryFlow
+from tradeloop.lifecycle.events import PriceRequested
+from tradeloop.lifecycle.exit_executor import ExitExecutor
+from tradeloop.lifecycle.methods import LifecycleConfig
+from tradeloop.lifecycle.monitor import PositionMonitor
 from tradeloop.model.account import Account
-from tradeloop.model.data import Bar, QuoteTick, TradeTick
+from tradeloop.model.data import Bar, PriceSnapshot, QuoteTick, TradeTick
 from tradeloop.model.events import ComponentStateChanged
 from tradeloop.model.instruments import Instrument
 from tradeloop.model.objects import Money, raw_to_decimal
@@ -107,6 +113,10 @@ class BacktestEngine:
         Latest messages the bus keeps in ``bus.history`` (0 keeps none).
     run_id:
         Name of the run in results and reports.
+    lifecycle:
+        Methods of the position lifecycle. With methods (or a strategy naming one) the engine
+        adds the entry flow, the position monitor and the exit executor; without, none of
+        them runs and no per-price cost is paid.
     """
 
     def __init__(
@@ -120,6 +130,7 @@ class BacktestEngine:
         equity_sample_ns: int = 60 * NANOS_PER_SECOND,
         history_size: int = 1_000,
         run_id: str = "backtest",
+        lifecycle: LifecycleConfig | None = None,
     ) -> None:
         self.run_id = run_id
         self.clock = SimulatedClock()
@@ -142,6 +153,11 @@ class BacktestEngine:
         self.strategies: list[Strategy] = []
         self.portfolio: Portfolio | None = None
         self.risk: RiskEngine | None = None
+        self._lifecycle = lifecycle or LifecycleConfig()
+        self.prices: PriceCache | None = None
+        self.monitor: PositionMonitor | None = None
+        self.exits: ExitExecutor | None = None
+        self.entries: EntryFlow | None = None
         self._ran = False
 
     # -- setup -----------------------------------------------------------------------------
@@ -218,6 +234,7 @@ class BacktestEngine:
         self.risk = RiskEngine(
             self.bus, self.clock, self.ids, self.portfolio, self.execution, self._risk_config
         )
+        self._build_lifecycle()
         context = StrategyContext(
             bus=self.bus,
             clock=self.clock,
@@ -230,6 +247,70 @@ class BacktestEngine:
         for strategy in self.strategies:
             strategy.register(context)
             strategy.set_transition_listener(self._on_transition)
+
+    def _build_lifecycle(self) -> None:
+        strategy_methods = {s.id: s.config.method for s in self.strategies if s.config.method is not None}
+        if not self._lifecycle.methods and not strategy_methods:
+            return
+        assert self.portfolio is not None
+        assert self.risk is not None
+        methods = self._lifecycle.methods
+        for sid, name in strategy_methods.items():
+            if name not in methods:
+                known = ", ".join(sorted(methods)) or "none"
+                raise TradeloopError(f"strategy {sid}: unknown method {name!r} (known: {known})")
+        self.prices = PriceCache(self.bus, self.clock)
+        self.monitor = PositionMonitor(
+            self.bus,
+            self.clock,
+            self.ids,
+            self.portfolio,
+            self.prices,
+            methods,
+            strategy_methods=strategy_methods,
+        )
+        self.exits = ExitExecutor(
+            self.bus, self.clock, self.ids, self.execution, self.portfolio, self.prices, self.monitor.methods
+        )
+        self.entries = EntryFlow(
+            self.bus,
+            self.clock,
+            self.ids,
+            self.portfolio,
+            self.execution,
+            self.risk,
+            self.prices,
+            self.monitor,
+            methods,
+        )
+        self.bus.subscribe(PriceRequested, self._answer_price_request)
+
+    def _answer_price_request(self, request: PriceRequested) -> None:
+        """A stale price: the simulated venue's latest, stamped now (a REST snapshot in life)."""
+        iid = request.instrument_id
+        instrument = self.instruments.get(iid)
+        venue = self.venues.get(Venue(instrument.venue)) if instrument is not None else None
+        latest = venue.last_data(iid) if venue is not None else None
+        if latest is None:
+            return  # nothing known yet: the monitor asks again at its next check
+        assert instrument is not None
+        bid = ask = None
+        if isinstance(latest, QuoteTick):
+            bid, ask = latest.bid_price, latest.ask_price
+            # The mid, on the tick grid (an odd spread in ticks puts the exact mid between ticks).
+            price = instrument.price_from_raw(instrument.round_price_raw((bid.raw + ask.raw) // 2, up=False))
+        elif isinstance(latest, TradeTick):
+            price = latest.price
+        elif isinstance(latest, Bar):
+            price = latest.close
+        else:
+            return
+        now = self.clock.timestamp_ns()
+        self.bus.publish(
+            PriceSnapshot(
+                ts_event=latest.ts_event, ts_init=now, instrument_id=iid, price=price, bid=bid, ask=ask
+            )
+        )
 
     def _on_transition(self, name: str, old: ComponentState, new: ComponentState) -> None:
         now = self.clock.timestamp_ns()

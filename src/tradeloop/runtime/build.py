@@ -80,6 +80,20 @@ strategies:
       fast: 10
       slow: 30
       quantity: 2
+      method: trend
+lifecycle:
+  methods:
+    trend:                      # the crossover's positions: a stop loss and a trailing stop
+      monitor:
+        interval_seconds: 30
+        urgent_interval_seconds: 5
+        urgent_band_pct: 0.05
+        price_ttl_seconds: 10
+      exits:
+        stop_loss_pct: 0.15     # ~2.5 index points on ES at 1,640
+        trailing_stop:
+          activation_pct: 0.05
+          distance_pct: 0.1
 risk:
   max_position_quantity: 10
   max_order_rate: 10
@@ -255,12 +269,20 @@ def build_engine(
         event_log_batch=cfg.log.batch_size,
         equity_sample_ns=cfg.report.equity_sample_seconds * NANOS_PER_SECOND,
         run_id=cfg.run.name,
+        lifecycle=cfg.lifecycle,
     )
     engine.add_instrument(instrument)
     engine.add_venue(instrument.venue, venue_config(cfg.venue))
     engine.add_data(data)
     for entry in cfg.strategies:
-        engine.add_strategy(load_strategy(entry))
+        strategy = load_strategy(entry)
+        method = strategy.config.method
+        if method is not None and method not in cfg.lifecycle.methods:
+            known = ", ".join(sorted(cfg.lifecycle.methods)) or "none; add them under lifecycle.methods"
+            raise ConfigError(
+                f"strategies ({entry.class_path}).config.method: unknown method {method!r} (known: {known})"
+            )
+        engine.add_strategy(strategy)
     return engine
 
 

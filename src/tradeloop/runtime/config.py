@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tradeloop.core.ids import instrument_id
+from tradeloop.lifecycle.methods import LifecycleConfig
 from tradeloop.model.data import BarSpec
 from tradeloop.model.objects import CURRENCY_PRECISION
 from tradeloop.risk.config import RiskConfig
@@ -159,5 +160,6 @@ class BacktestConfig(_Frozen):
     venue: VenueSettings = VenueSettings()
     strategies: list[StrategyEntry] = Field(min_length=1)
     risk: RiskConfig = RiskConfig()
+    lifecycle: LifecycleConfig = LifecycleConfig()
     log: LogConfig = LogConfig()
     report: ReportConfig = ReportConfig()

@@ -14,10 +14,12 @@ from tradeloop.risk import RiskConfig, RiskLimits
 def test_default_config_turns_every_limit_off() -> None:
     config = RiskConfig()
 
-    limits = config.model_dump(exclude={"bypass", "rate_interval_seconds"})
+    limits = config.model_dump(exclude={"bypass", "rate_interval_seconds", "breakers"})
     assert all(value in (None, {}) for value in limits.values())
     assert config.bypass is False
     assert config.rate_interval_ns == 1_000_000_000
+    # The breakers only act on errors and breaches; the daily loss keeps its old behaviour.
+    assert config.breakers.daily_loss_flatten is False
 
 
 def test_config_accepts_strings_and_ints_as_exact_decimals() -> None:

@@ -6,7 +6,7 @@ import importlib
 
 import tradeloop.risk
 
-MODULES = ["config", "engine", "events", "limits", "sizing"]
+MODULES = ["authorisation", "breakers", "config", "correlation", "engine", "events", "limits", "sizing"]
 
 
 def test_package_exports_every_public_name_of_its_modules_and_nothing_else() -> None:

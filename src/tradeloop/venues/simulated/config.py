@@ -155,8 +155,13 @@ class FaultConfig:
         lot size, at least one lot), producing partial fills.
     cancel_rejects:
         Answer every cancel with ``OrderCancelRejected``.
+    api_error_probability:
+        Fail each new order's submit call with this probability (0 to 1), as an API error
+        would: ``VenueErrorOccurred`` (operation ``submit_order``), then ``OrderRejected``
+        with a reason ``"venue error: ..."``. Checked before every other rule.
     seed:
-        Seed of the generator behind ``reject_probability``.
+        Seed of the generators behind ``reject_probability`` and ``api_error_probability``
+        (each has its own, so one does not shift the other's draws).
     """
 
     reject_orders: bool = False
@@ -164,12 +169,14 @@ class FaultConfig:
     never_fill_limit_orders: bool = False
     max_fill_fraction: Decimal | None = None
     cancel_rejects: bool = False
+    api_error_probability: float = 0.0
     seed: int = 0
 
     def __post_init__(self) -> None:
-        p = self.reject_probability
-        if isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 <= p <= 1.0:
-            raise ConfigError(f"faults.reject_probability must be between 0 and 1, got {p!r}")
+        for key in ("reject_probability", "api_error_probability"):
+            p = getattr(self, key)
+            if isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 <= p <= 1.0:
+                raise ConfigError(f"faults.{key} must be between 0 and 1, got {p!r}")
         if self.max_fill_fraction is not None:
             object.__setattr__(
                 self, "max_fill_fraction", _fraction(self.max_fill_fraction, "faults.max_fill_fraction")

@@ -29,7 +29,7 @@ from tradeloop.core.ids import (
     Venue,
     VenueOrderId,
 )
-from tradeloop.core.message import Data
+from tradeloop.core.message import Data, Event
 from tradeloop.model.commands import CancelAllOrders, CancelOrder, ModifyOrder, SubmitOrder, TradingCommand
 from tradeloop.model.data import Bar, QuoteTick, TradeTick
 from tradeloop.model.enums import LiquiditySide, OrderStatus, TimeInForce
@@ -49,6 +49,7 @@ from tradeloop.model.instruments import Instrument
 from tradeloop.model.objects import FIXED_PRECISION, FIXED_SCALAR, Money, fee_raw
 from tradeloop.venues.simulated.checks import OrderChecks, exposure_px
 from tradeloop.venues.simulated.config import SimulatedVenueConfig
+from tradeloop.venues.simulated.faults import ApiErrorFault
 from tradeloop.venues.simulated.ledger import VenueLedger
 from tradeloop.venues.simulated.matching import OrderMatcher
 from tradeloop.venues.simulated.working_order import (
@@ -98,6 +99,7 @@ class SimulatedExchange:
 
     __slots__ = (
         "_account_id",
+        "_api_errors",
         "_bar_execution",
         "_base_ns",
         "_books",
@@ -180,11 +182,12 @@ class SimulatedExchange:
             books=self._books,
             last=self._last,
         )
+        self._api_errors = ApiErrorFault(venue, config.faults, ids=ids, clock=clock)
         self._orders: dict[ClientOrderId, WorkingOrder] = {}
         self._inflight: deque[tuple[int, TradingCommand]] = deque()
         self._expiries: list[tuple[int, int, WorkingOrder]] = []
         self._next_due = _NEVER
-        self._outbox: deque[OrderEvent] = deque()
+        self._outbox: deque[Event] = deque()  # order events, and VenueErrorOccurred
         self._flushing = False
         latency = config.latency_model
         self._latency_rng = random.Random(latency.seed)
@@ -317,6 +320,10 @@ class SimulatedExchange:
         o = self._orders.get(client_order_id)
         return None if o is None else o.report()
 
+    def last_data(self, instrument_id: InstrumentId) -> Data | None:
+        """The latest market data the venue saw for an instrument (a quote, trade or bar)."""
+        return self._last.get(instrument_id)
+
     def instrument(self, instrument_id: InstrumentId) -> Instrument | None:
         """A listed instrument, or ``None``."""
         return self._instruments.get(instrument_id)
@@ -428,7 +435,14 @@ class SimulatedExchange:
 
     def _handle_submit(self, command: SubmitOrder, ts: int) -> None:
         spec = command.order
-        reason = self._checks.submit_problem(command, ts, self._orders)
+        api_error = self._api_errors.on_submit(command, ts)
+        if api_error is not None:
+            self._outbox.append(api_error)
+        reason = (
+            self._checks.submit_problem(command, ts, self._orders)
+            if api_error is None
+            else f"venue error: {api_error.error}"
+        )
         if reason is not None:
             ids = (spec.strategy_id, spec.instrument_id, spec.client_order_id)
             self._emit(OrderRejected, ids, command.correlation_id, command.id, ts, reason=reason)

@@ -1,0 +1,435 @@
+"""The position lifecycle end to end: BacktestEngine, the simulated venue, a method per test.
+
+Each scenario opens a position (a strategy's market order, or an edge through the entry
+flow), feeds a price path, and checks which exit fired, how it was executed and what is left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from tradeloop.core.clock import NANOS_PER_SECOND
+from tradeloop.core.ids import InstrumentId, StrategyId
+from tradeloop.core.message import Message
+from tradeloop.lifecycle import (
+    EdgeDetected,
+    EntryAbandoned,
+    EntryRejected,
+    ExitCompleted,
+    ExitPriority,
+    ExitReason,
+    ExitTriggered,
+    LifecycleConfig,
+    PriceRequested,
+    TrailingStopMoved,
+)
+from tradeloop.model.commands import ClosePosition, FlattenAll, SubmitOrder
+from tradeloop.model.data import PriceSnapshot, QuoteTick
+from tradeloop.model.enums import OrderSide, OrderType
+from tradeloop.model.events import OrderFilled, PositionClosed, PositionOpened
+from tradeloop.model.instruments import BinaryEventContract, Equity, Instrument
+from tradeloop.model.objects import Money
+from tradeloop.runtime import BacktestEngine
+from tradeloop.strategy import Strategy, StrategyConfig
+from tradeloop.testkit.stubs import make_quote
+from tradeloop.venues.simulated import AccountType, SimulatedVenueConfig
+
+SEC = NANOS_PER_SECOND
+T0 = 1_704_207_600 * SEC  # 2024-01-02 15:00 UTC (10:00 in New York)
+ABC = Equity("ABC.SIM")
+EVT = BinaryEventContract("RAIN-24JAN02.SIM", expiry_ns=T0 + 600 * SEC)
+FAST = {"interval_seconds": 1, "urgent_interval_seconds": 1, "price_ttl_seconds": 5}
+
+
+class OpenConfig(StrategyConfig):
+    instrument_id: str = "ABC.SIM"
+    side: str = "BUY"
+    quantity: int = 100
+    edge: float | None = None
+    win_probability: float | None = None
+    payoff_ratio: float = 1.0
+
+
+class OpenOnce(Strategy):
+    """Buys (or sells) once on the first quote; with ``edge`` set, signals it instead."""
+
+    def __init__(self, config: OpenConfig) -> None:
+        super().__init__(config)
+        self.cfg = config
+        self.done = False
+
+    def on_start(self) -> None:
+        self.subscribe_quote_ticks(self.cfg.instrument_id)
+
+    def on_quote_tick(self, tick: QuoteTick) -> None:
+        if self.done:
+            return
+        self.done = True
+        side = OrderSide(self.cfg.side)
+        if self.cfg.edge is not None:
+            self.signal_edge(
+                tick.instrument_id,
+                side,
+                edge=self.cfg.edge,
+                price=tick.ask_price if side is OrderSide.BUY else tick.bid_price,
+                win_probability=self.cfg.win_probability,
+                payoff_ratio=self.cfg.payoff_ratio,
+            )
+            return
+        qty = self.instrument(tick.instrument_id).make_qty(self.cfg.quantity)
+        self.submit_order(self.order_factory.market(tick.instrument_id, side, qty))
+
+
+def quotes(
+    instrument: Instrument,
+    mids: Iterable[float | str],
+    *,
+    spread: str = "0.02",
+    start: int = T0,
+    step: int = SEC,
+) -> list[QuoteTick]:
+    half = Decimal(spread) / 2
+    out = []
+    for i, mid in enumerate(mids):
+        m = Decimal(str(mid))
+        out.append(make_quote(instrument, m - half, m + half, 10_000, 10_000, ts_ns=start + i * step))
+    return out
+
+
+def run(
+    data: Sequence[QuoteTick],
+    method: dict[str, Any],
+    *,
+    instrument: Instrument = ABC,
+    strategy: Strategy | None = None,
+    before: Callable[[BacktestEngine], None] | None = None,
+) -> tuple[BacktestEngine, list[Message]]:
+    engine = BacktestEngine(lifecycle=LifecycleConfig.model_validate({"methods": {"m": method}}))
+    engine.add_instrument(instrument)
+    engine.add_venue(
+        "SIM",
+        SimulatedVenueConfig(
+            starting_balances=Money.from_str("1000000", "USD"), account_type=AccountType.MARGIN
+        ),
+    )
+    engine.add_data(list(data))
+    engine.add_strategy(strategy or OpenOnce(OpenConfig(method="m", instrument_id=str(instrument.id))))
+    seen: list[Message] = []
+    engine.bus.add_recorder(seen.append)
+    if before is not None:
+        before(engine)
+    engine.run()
+    return engine, seen
+
+
+def of(kind: type, seen: list[Message]) -> list[Any]:
+    return [m for m in seen if isinstance(m, kind)]
+
+
+def exits(seen: list[Message]) -> list[ExitTriggered]:
+    return of(ExitTriggered, seen)
+
+
+def only_stop_loss(**extra: Any) -> dict[str, Any]:
+    return {"monitor": FAST, "exits": {"stop_loss_pct": 15, **extra}}
+
+
+# -- exit conditions -------------------------------------------------------------------------
+
+
+def test_stop_loss_breach_closes_position_with_market_order() -> None:
+    path = [100] * 3 + [95, 90, 86, 84.9, 84.5] + [84.5] * 5
+    engine, seen = run(quotes(ABC, path), only_stop_loss())
+    (trigger,) = exits(seen)
+    assert trigger.reason is ExitReason.STOP_LOSS
+    assert trigger.priority is ExitPriority.CRITICAL
+    exit_orders = [m.order for m in of(SubmitOrder, seen) if m.correlation_id == trigger.correlation_id]
+    assert [o.order_type for o in exit_orders] == [OrderType.MARKET]
+    assert exit_orders[0].reduce_only
+    assert of(PositionClosed, seen)
+    assert of(ExitCompleted, seen)
+    assert engine.portfolio is not None
+    assert engine.portfolio.is_flat()
+
+
+def test_no_exit_fires_while_the_loss_stays_inside_the_stop() -> None:
+    _, seen = run(quotes(ABC, [100, 95, 90, 86, 85.5, 86]), only_stop_loss())
+    assert exits(seen) == []
+
+
+def test_short_position_stop_loss_fires_on_a_rise() -> None:
+    strategy = OpenOnce(OpenConfig(method="m", side="SELL"))
+    _, seen = run(quotes(ABC, [100, 100, 110, 116, 116, 116]), only_stop_loss(), strategy=strategy)
+    (trigger,) = exits(seen)
+    assert trigger.reason is ExitReason.STOP_LOSS
+    assert of(PositionClosed, seen)
+
+
+def test_trailing_stop_follows_the_peak_and_fires_on_the_pullback() -> None:
+    method = only_stop_loss(trailing_stop={"distance_pct": 2})
+    path = [100, 100, 104, 108, 110, 109.5, 108.5, 107.5] + [107] * 40
+    _, seen = run(quotes(ABC, path), method)
+    moved = of(TrailingStopMoved, seen)
+    stops = [m.stop.as_decimal() for m in moved]
+    assert stops == sorted(stops)
+    assert stops[-1] == Decimal("107.80")
+    (trigger,) = exits(seen)
+    assert trigger.reason is ExitReason.TRAILING_STOP
+    assert trigger.priority is ExitPriority.HIGH
+    first = next(m.order for m in of(SubmitOrder, seen) if m.correlation_id == trigger.correlation_id)
+    assert first.order_type is OrderType.LIMIT  # an aggressive limit crossing the spread
+    assert of(PositionClosed, seen)
+
+
+def test_profit_target_exits_at_a_fair_limit() -> None:
+    method = only_stop_loss(profit_target={"target_pct": 25})
+    _, seen = run(quotes(ABC, [100, 100, 110, 120] + [126] * 100), method)
+    (trigger,) = exits(seen)
+    assert trigger.reason is ExitReason.PROFIT_TARGET
+    assert trigger.priority is ExitPriority.MEDIUM
+    assert of(PositionClosed, seen)
+
+
+def test_scale_out_levels_close_part_of_the_position_once_each() -> None:
+    method = only_stop_loss(
+        profit_target={
+            "target_pct": 50,
+            "scale_out": [{"pnl_pct": 10, "close_pct": 25}, {"pnl_pct": 20, "close_pct": 25}],
+        }
+    )
+    path = [100, 100] + [111] * 100 + [121] * 100
+    engine, seen = run(quotes(ABC, path), method)
+    triggers = exits(seen)
+    assert [t.reason for t in triggers] == [ExitReason.SCALE_OUT, ExitReason.SCALE_OUT]
+    assert [t.quantity.as_decimal() for t in triggers] == [25, 25]
+    assert engine.portfolio is not None
+    assert engine.portfolio.net_position_raw(ABC.id) == 50 * 10**9
+
+
+def test_max_holding_time_exits_with_low_priority() -> None:
+    method = {"monitor": FAST, "exits": {"stop_loss_pct": None, "max_holding_seconds": 5}}
+    _, seen = run(quotes(ABC, [100] * 40), method)
+    trigger = exits(seen)[0]
+    assert trigger.reason is ExitReason.MAX_HOLDING
+    assert trigger.priority is ExitPriority.LOW
+
+
+def test_liquidity_collapse_exits_when_the_spread_widens() -> None:
+    method = only_stop_loss(max_spread_pct=3)
+    data = quotes(ABC, [100] * 5) + quotes(ABC, [100] * 5, spread="4", start=T0 + 5 * SEC)
+    _, seen = run(data, method)
+    (trigger,) = exits(seen)[:1]
+    assert trigger.reason is ExitReason.LIQUIDITY
+    assert "spread" in trigger.detail
+
+
+def test_volatility_spike_exits() -> None:
+    # Five wild returns against a baseline of thirty, mostly calm: the ratio peaks near sqrt(30 / 5).
+    method = only_stop_loss(volatility={"window": 5, "baseline_window": 30, "ratio": 2})
+    calm = [100 + (0.01 if i % 2 else 0) for i in range(40)]
+    wild = [100, 102, 99, 103, 98, 102, 99, 101] * 2
+    _, seen = run(quotes(ABC, calm + wild), method)
+    assert ExitReason.VOLATILITY in [t.reason for t in exits(seen)]
+
+
+def test_event_contract_exits_before_expiry() -> None:
+    method = {"monitor": FAST, "exits": {"stop_loss_pct": None, "expiry_lead_seconds": 300}}
+    data = quotes(EVT, ["0.50"] * 400, step=SEC)
+    strategy = OpenOnce(OpenConfig(method="m", instrument_id=str(EVT.id)))
+    _, seen = run(data, method, instrument=EVT, strategy=strategy)
+    trigger = exits(seen)[0]
+    assert trigger.reason is ExitReason.EXPIRY
+    assert trigger.ts_event >= T0 + 300 * SEC
+
+
+def test_equity_exits_before_the_market_close() -> None:
+    method = {
+        "monitor": FAST,
+        "exits": {"stop_loss_pct": None, "market_close": {"time": "10:05", "lead_seconds": 120}},
+    }
+    _, seen = run(quotes(ABC, [100] * 300), method)  # 10:00 to 10:05 New York
+    trigger = exits(seen)[0]
+    assert trigger.reason is ExitReason.MARKET_CLOSE
+    assert T0 + 180 * SEC <= trigger.ts_event <= T0 + 185 * SEC
+
+
+def test_manual_close_and_kill_switch_are_critical() -> None:
+    def close_after_ten_seconds(engine: BacktestEngine) -> None:
+        def fire(_: object) -> None:
+            now = engine.clock.timestamp_ns()
+            engine.bus.publish(
+                ClosePosition(
+                    id="close-1",
+                    correlation_id="close-1",
+                    ts_event=now,
+                    ts_init=now,
+                    strategy_id=StrategyId("OpenOnce-001"),
+                    instrument_id=InstrumentId("ABC.SIM"),
+                    reason="operator",
+                )
+            )
+
+        engine.clock.set_time_alert("test.close", T0 + 10 * SEC, fire)
+
+    _, seen = run(quotes(ABC, [100] * 20), only_stop_loss(), before=close_after_ten_seconds)
+    (trigger,) = exits(seen)
+    assert trigger.reason is ExitReason.MANUAL_CLOSE
+    assert trigger.correlation_id == "close-1"
+    assert of(PositionClosed, seen)
+
+    def kill(engine: BacktestEngine) -> None:
+        def fire(_: object) -> None:
+            now = engine.clock.timestamp_ns()
+            engine.bus.publish(
+                FlattenAll(
+                    id="k", correlation_id="k", ts_event=now, ts_init=now, reason="test", source="kill_switch"
+                )
+            )
+
+        engine.clock.set_time_alert("test.kill", T0 + 10 * SEC, fire)
+
+    _, seen = run(quotes(ABC, [100] * 20), only_stop_loss(), before=kill)
+    (trigger,) = exits(seen)
+    assert trigger.reason is ExitReason.KILL_SWITCH
+    assert trigger.priority is ExitPriority.CRITICAL
+
+
+def test_the_most_urgent_condition_wins_when_several_fire() -> None:
+    # Opened at t=1; at the t=3 check the price is 80 (from t=2) and it has been held 2 s.
+    method = {"monitor": FAST, "exits": {"stop_loss_pct": 15, "max_holding_seconds": 2}}
+    _, seen = run(quotes(ABC, [100, 100, 80, 80, 80, 80]), method)
+    assert {t.reason for t in exits(seen)} <= {ExitReason.STOP_LOSS}
+    assert exits(seen)[0].reason is ExitReason.STOP_LOSS
+
+
+# -- monitoring ----------------------------------------------------------------------------
+
+
+def test_a_stale_price_is_refreshed_before_a_decision() -> None:
+    method = {"monitor": {"interval_seconds": 10, "urgent_interval_seconds": 5, "price_ttl_seconds": 5}}
+    # Quotes for 3 s, silence for 60 s, one last quote: checks in the silence find a stale price.
+    data = quotes(ABC, [100, 100, 100]) + quotes(ABC, [100], start=T0 + 63 * SEC)
+    engine, seen = run(data, method)
+    requests = of(PriceRequested, seen)
+    snapshots = of(PriceSnapshot, seen)
+    assert requests
+    assert len(snapshots) == len(requests)
+    assert all(s.instrument_id == ABC.id for s in snapshots)
+    assert engine.monitor is not None
+    assert engine.monitor.price_requests == len(requests)
+
+
+def test_checks_switch_to_the_urgent_interval_near_the_stop() -> None:
+    method = {
+        "monitor": {
+            "interval_seconds": 30,
+            "urgent_interval_seconds": 5,
+            "urgent_band_pct": 2,
+            "price_ttl_seconds": 60,
+        },
+        "exits": {"stop_loss_pct": 10},
+    }
+    data = quotes(ABC, [100] * 61) + quotes(ABC, [91.5] * 60, start=T0 + 61 * SEC)
+    engine, _ = run(data, method)
+    assert engine.monitor is not None
+    # 61 s far from the stop: ~2 checks; 60 s within 2 % of the 90.00 stop: ~12 checks.
+    assert 12 <= engine.monitor.checks <= 16
+
+
+# -- entry flow -----------------------------------------------------------------------------
+
+
+def edge_strategy(edge: float, p: float = 0.6) -> OpenOnce:
+    return OpenOnce(OpenConfig(method="m", edge=edge, win_probability=p))
+
+
+def test_an_edge_below_the_method_minimum_is_rejected() -> None:
+    method = {"entry": {"min_edge_pct": 5}, "sizing": {"rule": "fixed", "quantity": 10}}
+    _, seen = run(quotes(ABC, [100] * 5), method, strategy=edge_strategy(0.03))
+    (rejected,) = of(EntryRejected, seen)
+    assert rejected.reason.startswith("min_edge:")
+    assert of(SubmitOrder, seen) == []
+
+
+def test_an_edge_enters_with_a_limit_and_the_whole_chain_shares_one_correlation() -> None:
+    method = {
+        "entry": {"min_edge_pct": 5},
+        "sizing": {"rule": "kelly", "kelly_fraction": "0.5", "max_quantity": 50},
+    }
+    _, seen = run(quotes(ABC, [100] * 10), method, strategy=edge_strategy(0.10, p=0.6))
+    (edge,) = of(EdgeDetected, seen)
+    (submit,) = of(SubmitOrder, seen)
+    assert submit.order.order_type is OrderType.LIMIT
+    assert submit.order.quantity.as_decimal() == 50
+    chain = {type(m).__name__ for m in seen if getattr(m, "correlation_id", None) == edge.correlation_id}
+    assert {"EdgeDetected", "SubmitOrder", "OrderSubmitted", "OrderFilled", "PositionOpened"} <= chain
+
+
+def test_an_unfilled_entry_walks_its_price_then_fills() -> None:
+    method = {
+        "entry": {
+            "min_edge_pct": 1,
+            "limit_offset_ticks": 0,
+            "fill_timeout_seconds": 2,
+            "on_no_fill": "walk",
+            "walk_ticks": 5,
+        },
+        "sizing": {"rule": "fixed", "quantity": 10},
+    }
+    # The signal's price is the bid (a passive buy); the ask stays 0.02 above, so only walking fills it.
+    strategy = OpenOnce(OpenConfig(method="m", edge=0.05, side="BUY"))
+
+    class PassiveBuyer(OpenOnce):
+        def on_quote_tick(self, tick: QuoteTick) -> None:
+            if not self.done:
+                self.done = True
+                self.signal_edge(tick.instrument_id, OrderSide.BUY, edge=0.05, price=tick.bid_price)
+
+    strategy = PassiveBuyer(OpenConfig(method="m"))
+    _, seen = run(quotes(ABC, [100] * 20), method, strategy=strategy)
+    prices = [m.order.price.as_decimal() for m in of(SubmitOrder, seen)]
+    assert prices == [Decimal("99.99"), Decimal("100.04")]
+    assert of(PositionOpened, seen)
+    assert not of(EntryAbandoned, seen)
+
+
+def test_an_entry_that_never_fills_is_abandoned_after_its_attempts() -> None:
+    method = {
+        "entry": {"min_edge_pct": 1, "fill_timeout_seconds": 2, "on_no_fill": "retry", "max_attempts": 2},
+        "sizing": {"rule": "fixed", "quantity": 10},
+    }
+
+    class LowBidder(OpenOnce):
+        def on_quote_tick(self, tick: QuoteTick) -> None:
+            if not self.done:
+                self.done = True
+                self.signal_edge(tick.instrument_id, OrderSide.BUY, edge=0.05, price=ABC.make_price("95"))
+
+    _, seen = run(quotes(ABC, [100] * 20), method, strategy=LowBidder(OpenConfig(method="m")))
+    assert len(of(SubmitOrder, seen)) == 2
+    (abandoned,) = of(EntryAbandoned, seen)
+    assert abandoned.attempts == 2
+    assert abandoned.filled.as_decimal() == 0
+    assert not of(OrderFilled, seen)
+
+
+def test_edge_decay_exits_a_position_entered_on_an_edge() -> None:
+    method = {
+        "monitor": FAST,
+        "entry": {"min_edge_pct": 5, "order_type": "market"},
+        "sizing": {"rule": "fixed", "quantity": 10},
+        "exits": {"stop_loss_pct": None, "edge_decay_pct": 2},
+    }
+
+    class Decaying(OpenOnce):
+        def on_quote_tick(self, tick: QuoteTick) -> None:
+            seconds = (tick.ts_event - T0) // SEC
+            edge = 0.08 if seconds < 5 else 0.01
+            self.signal_edge(tick.instrument_id, OrderSide.BUY, edge=edge, price=tick.ask_price)
+
+    _, seen = run(quotes(ABC, [100] * 15), method, strategy=Decaying(OpenConfig(method="m")))
+    trigger = exits(seen)[0]
+    assert trigger.reason is ExitReason.EDGE_DECAY
+    assert trigger.priority is ExitPriority.LOW
