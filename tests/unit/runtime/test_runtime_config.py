@@ -95,7 +95,16 @@ def test_the_sample_config_is_a_valid_config() -> None:
 
 def test_the_json_schema_uses_the_yaml_spelling_of_keys() -> None:
     schema = BacktestConfig.model_json_schema(by_alias=True)
-    assert set(schema["properties"]) == {"run", "data", "venue", "strategies", "risk", "lifecycle", "log", "report"}
+    assert set(schema["properties"]) == {
+        "run",
+        "data",
+        "venue",
+        "strategies",
+        "risk",
+        "lifecycle",
+        "log",
+        "report",
+    }
     assert schema["required"] == ["strategies"]
     entry = schema["$defs"]["StrategyEntry"]
     assert "class" in entry["properties"]
