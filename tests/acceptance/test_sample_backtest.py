@@ -22,6 +22,7 @@ SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "es_crossover.yaml"
 
 GOLDEN_MESSAGES = {
     "AccountStateChanged": 100,
+    "Alert": 1,  # a quiet 127 s with a position open: position_stale
     "Bar": 2263,
     "ComponentStateChanged": 4,
     "ExitCompleted": 11,

@@ -245,9 +245,10 @@ class EntryFlow:
         price_raw: int | None = None
         if entry.order_type == "limit":
             offset = entry.limit_offset_ticks * instrument.price_increment.raw
-            price_raw = self._clamp(
-                instrument, reference + offset if event.side is OrderSide.BUY else reference - offset
-            )
+            buy = event.side is OrderSide.BUY
+            # Onto the tick grid toward the market (a mid can sit between ticks).
+            limit = instrument.round_price_raw(reference + offset if buy else reference - offset, up=buy)
+            price_raw = self._clamp(instrument, limit)
         record = _Entry(
             key,
             event.method,

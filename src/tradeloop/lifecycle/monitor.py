@@ -314,22 +314,23 @@ class PositionMonitor:
     # -- prices ------------------------------------------------------------------------------
 
     def _on_trade(self, tick: TradeTick) -> None:
-        self._on_price(tick.instrument_id, tick.price.raw)
+        self._on_price(tick.instrument_id, tick.price.raw, tick.ts_event)
 
     def _on_quote(self, tick: QuoteTick) -> None:
-        self._on_price(tick.instrument_id, (tick.bid_price.raw + tick.ask_price.raw) // 2)
+        self._on_price(tick.instrument_id, (tick.bid_price.raw + tick.ask_price.raw) // 2, tick.ts_event)
 
     def _on_snapshot(self, snapshot: PriceSnapshot) -> None:
-        self._on_price(snapshot.instrument_id, snapshot.price.raw)
+        # ts_event is when the market last showed this price: an old price re-sent is no update.
+        self._on_price(snapshot.instrument_id, snapshot.price.raw, snapshot.ts_event)
 
     def _on_bar(self, bar: Bar) -> None:
         iid = bar.instrument_id
         for (atr_iid, _period), atr in self._atr.items():
             if atr_iid == iid:
                 atr.update_bar(bar)
-        self._on_price(iid, bar.close.raw)
+        self._on_price(iid, bar.close.raw, bar.ts_event)
 
-    def _on_price(self, iid: InstrumentId, price_raw: int) -> None:
+    def _on_price(self, iid: InstrumentId, price_raw: int, ts_event: int) -> None:
         watches = self._by_instrument.get(iid)
         if not watches:
             return
@@ -337,7 +338,7 @@ class PositionMonitor:
             if vol_iid == iid:
                 tracker.update(price_raw)
         for watch in tuple(watches):
-            self._mark(watch, price_raw, self._atr_raw(iid, watch.method))
+            self._mark(watch, price_raw, self._atr_raw(iid, watch.method), ts_event)
             if watch.awaiting_price:
                 watch.awaiting_price = False
                 self._guarded_check(watch)
@@ -362,11 +363,14 @@ class PositionMonitor:
             return None
         return tracker.ratio
 
-    def _mark(self, watch: _Watch, price_raw: int, atr_raw: int | None) -> None:
+    def _mark(self, watch: _Watch, price_raw: int, atr_raw: int | None, ts_event: int | None = None) -> None:
+        """Revalue the position at ``price_raw``; ``ts_event`` is the market time of that price
+        (an update when newer than the last one)."""
         watched = watch.watched
         now = self._clock.timestamp_ns()
-        watched.last_update_ns = now
-        watch.stale_alerted = False
+        if ts_event is not None and ts_event > watched.last_update_ns:
+            watched.last_update_ns = ts_event
+            watch.stale_alerted = False
         position = watched.position
         watch.unrealized_raw = position.unrealized_pnl_raw(price_raw)
         watch.pnl_pct = watched.pnl_pct(price_raw)
@@ -385,7 +389,7 @@ class PositionMonitor:
                     instrument_id=watch.key[1],
                     position_id=watch.position_id,
                     stop=instrument.price_from_raw(trailing.stop_raw),
-                    peak=instrument.price_from_raw(trailing.peak_raw),
+                    peak=instrument.exact_price(trailing.peak_raw),
                 )
             )
         if not watch.urgent and watched.near_stop_or_target(price_raw):

@@ -130,6 +130,16 @@ class Instrument:
     def price_from_raw(self, raw: int) -> Price:
         return Price(raw, self.price_precision)
 
+    def exact_price(self, raw: int) -> Price:
+        """A price for any raw: at the instrument's precision when on it, else with the few
+        more decimals it needs (a quote's mid, a percentage of a price)."""
+        precision = self.price_precision
+        step = 10 ** (FIXED_PRECISION - precision)
+        while precision < FIXED_PRECISION and raw % step:
+            precision += 1
+            step //= 10
+        return Price(raw, precision)
+
     def qty_from_raw(self, raw: int) -> Quantity:
         return Quantity(raw, self.size_precision)
 

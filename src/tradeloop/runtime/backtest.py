@@ -37,7 +37,8 @@ from tradeloop.lifecycle.book import PriceCache
 from tradeloop.lifecycle.entry import EntryFlow
 from tradeloop.lifecycle.events import PriceRequested
 from tradeloop.lifecycle.exit_executor import ExitExecutor
-from tradeloop.lifecycle.methods import LifecycleConfig
+from tradeloop.lifecycle.exits import ExitEvaluator
+from tradeloop.lifecycle.methods import LifecycleConfig, MethodConfig
 from tradeloop.lifecycle.monitor import PositionMonitor
 from tradeloop.model.account import Account
 from tradeloop.model.data import Bar, PriceSnapshot, QuoteTick, TradeTick
@@ -45,6 +46,7 @@ from tradeloop.model.events import ComponentStateChanged
 from tradeloop.model.instruments import Instrument
 from tradeloop.model.objects import Money, raw_to_decimal
 from tradeloop.portfolio.portfolio import Portfolio
+from tradeloop.risk.breakers import CircuitBreakers
 from tradeloop.risk.config import RiskConfig
 from tradeloop.risk.engine import RiskEngine
 from tradeloop.runtime.data_router import DataRouter
@@ -117,6 +119,9 @@ class BacktestEngine:
         Methods of the position lifecycle. With methods (or a strategy naming one) the engine
         adds the entry flow, the position monitor and the exit executor; without, none of
         them runs and no per-price cost is paid.
+    exit_evaluator:
+        Builds the exit evaluator of each method (default
+        :class:`~tradeloop.lifecycle.exits.ExitEvaluator`); a subclass adds exit rules of its own.
     """
 
     def __init__(
@@ -131,7 +136,9 @@ class BacktestEngine:
         history_size: int = 1_000,
         run_id: str = "backtest",
         lifecycle: LifecycleConfig | None = None,
+        exit_evaluator: Callable[[MethodConfig], ExitEvaluator] = ExitEvaluator,
     ) -> None:
+        self._exit_evaluator = exit_evaluator
         self.run_id = run_id
         self.clock = SimulatedClock()
         self.ids = IdFactory(seed)
@@ -153,6 +160,7 @@ class BacktestEngine:
         self.strategies: list[Strategy] = []
         self.portfolio: Portfolio | None = None
         self.risk: RiskEngine | None = None
+        self.breakers: CircuitBreakers | None = None
         self._lifecycle = lifecycle or LifecycleConfig()
         self.prices: PriceCache | None = None
         self.monitor: PositionMonitor | None = None
@@ -234,6 +242,9 @@ class BacktestEngine:
         self.risk = RiskEngine(
             self.bus, self.clock, self.ids, self.portfolio, self.execution, self._risk_config
         )
+        self.breakers = CircuitBreakers(
+            self.bus, self.clock, self.ids, self.risk, self.portfolio, self.execution
+        )
         self._build_lifecycle()
         context = StrategyContext(
             bus=self.bus,
@@ -268,6 +279,7 @@ class BacktestEngine:
             self.prices,
             methods,
             strategy_methods=strategy_methods,
+            evaluator_factory=self._exit_evaluator,
         )
         self.exits = ExitExecutor(
             self.bus, self.clock, self.ids, self.execution, self.portfolio, self.prices, self.monitor.methods

@@ -25,10 +25,12 @@ from tradeloop.lifecycle import (
     PriceRequested,
     TrailingStopMoved,
 )
+from tradeloop.lifecycle.exits import ExitEvaluator, ExitSignal, MarketSnapshot, WatchedPosition
+from tradeloop.lifecycle.methods import MethodConfig
 from tradeloop.model.commands import ClosePosition, FlattenAll, SubmitOrder
 from tradeloop.model.data import PriceSnapshot, QuoteTick
 from tradeloop.model.enums import OrderSide, OrderType
-from tradeloop.model.events import OrderFilled, PositionClosed, PositionOpened
+from tradeloop.model.events import Alert, OrderFilled, PositionClosed, PositionOpened
 from tradeloop.model.instruments import BinaryEventContract, Equity, Instrument
 from tradeloop.model.objects import Money
 from tradeloop.runtime import BacktestEngine
@@ -105,8 +107,12 @@ def run(
     instrument: Instrument = ABC,
     strategy: Strategy | None = None,
     before: Callable[[BacktestEngine], None] | None = None,
+    evaluator: Callable[[MethodConfig], ExitEvaluator] = ExitEvaluator,
+    handler_errors: int = 0,
 ) -> tuple[BacktestEngine, list[Message]]:
-    engine = BacktestEngine(lifecycle=LifecycleConfig.model_validate({"methods": {"m": method}}))
+    engine = BacktestEngine(
+        lifecycle=LifecycleConfig.model_validate({"methods": {"m": method}}), exit_evaluator=evaluator
+    )
     engine.add_instrument(instrument)
     engine.add_venue(
         "SIM",
@@ -121,6 +127,8 @@ def run(
     if before is not None:
         before(engine)
     engine.run()
+    failures = [m for m in seen if type(m).__name__ == "HandlerFailed"]
+    assert engine.bus.stats().handler_errors == handler_errors, failures
     return engine, seen
 
 
@@ -181,6 +189,13 @@ def test_trailing_stop_follows_the_peak_and_fires_on_the_pullback() -> None:
     first = next(m.order for m in of(SubmitOrder, seen) if m.correlation_id == trigger.correlation_id)
     assert first.order_type is OrderType.LIMIT  # an aggressive limit crossing the spread
     assert of(PositionClosed, seen)
+
+
+def test_a_trailing_stop_on_quote_mids_between_ticks_reports_its_exact_peak() -> None:
+    method = only_stop_loss(trailing_stop={"distance_pct": 1})
+    _, seen = run(quotes(ABC, ["100.005", "100.005", "100.505", "101.005", "102.005"], spread="0.03"), method)
+    peaks = [m.peak.as_decimal() for m in of(TrailingStopMoved, seen)]
+    assert peaks[-1] == Decimal("102.005")  # the mid of 101.99 / 102.02, between two ticks
 
 
 def test_profit_target_exits_at_a_fair_limit() -> None:
@@ -336,6 +351,40 @@ def test_checks_switch_to_the_urgent_interval_near_the_stop() -> None:
     assert engine.monitor is not None
     # 61 s far from the stop: ~2 checks; 60 s within 2 % of the 90.00 stop: ~12 checks.
     assert 12 <= engine.monitor.checks <= 16
+
+
+class CrashingTwice(ExitEvaluator):
+    """Raises on its first two evaluations (a bug in a custom rule), then behaves."""
+
+    crashes = 0
+
+    def evaluate(self, watched: WatchedPosition, market: MarketSnapshot, now_ns: int) -> list[ExitSignal]:
+        if CrashingTwice.crashes < 2:
+            CrashingTwice.crashes += 1
+            raise RuntimeError("bad custom rule")
+        return super().evaluate(watched, market, now_ns)
+
+
+def test_a_crashing_check_is_isolated_and_the_watch_restarted() -> None:
+    CrashingTwice.crashes = 0
+    path = [100] * 5 + [80] * 10
+    engine, seen = run(quotes(ABC, path), only_stop_loss(), evaluator=CrashingTwice, handler_errors=2)
+    alerts = [a for a in of(Alert, seen) if a.kind == "monitor_restarted"]
+    assert len(alerts) == 2
+    assert engine.monitor is not None and engine.monitor.restarts == 2
+    (trigger,) = exits(seen)  # the restarted watch still catches the stop loss
+    assert trigger.reason is ExitReason.STOP_LOSS
+
+
+def test_a_position_without_updates_raises_a_stale_alert() -> None:
+    method = {"monitor": {"interval_seconds": 10, "urgent_interval_seconds": 5, "stale_alert_seconds": 60}}
+    # Two quotes, then three minutes of silence, then one more quote; the venue has no newer price
+    # to answer requests with, so the snapshot does not count as an update either.
+    data = quotes(ABC, [100, 100]) + quotes(ABC, [100], start=T0 + 200 * SEC)
+    _, seen = run(data, method)
+    stale = [a for a in of(Alert, seen) if a.kind == "position_stale"]
+    assert len(stale) == 1
+    assert stale[0].instrument_id == ABC.id
 
 
 # -- entry flow -----------------------------------------------------------------------------
