@@ -33,6 +33,7 @@ from tradeloop.core.ids import ClientOrderId, IdFactory, InstrumentId, StrategyI
 from tradeloop.execution.engine import ExecutionEngine
 from tradeloop.lifecycle.book import PriceCache
 from tradeloop.lifecycle.events import EdgeDetected, EntryAbandoned, EntryRejected
+from tradeloop.lifecycle.exit_pricing import clamp_to_band
 from tradeloop.lifecycle.methods import MethodConfig
 from tradeloop.lifecycle.monitor import PositionMonitor
 from tradeloop.model.commands import CancelOrder, SubmitOrder
@@ -248,7 +249,7 @@ class EntryFlow:
             buy = event.side is OrderSide.BUY
             # Onto the tick grid toward the market (a mid can sit between ticks).
             limit = instrument.round_price_raw(reference + offset if buy else reference - offset, up=buy)
-            price_raw = self._clamp(instrument, limit)
+            price_raw = clamp_to_band(instrument, limit)
         record = _Entry(
             key,
             event.method,
@@ -320,14 +321,6 @@ class EntryFlow:
             return f"sizing: {sizer!r} sizes nothing at {price} with equity {self._portfolio.equity()}"
         return qty
 
-    @staticmethod
-    def _clamp(instrument: Instrument, raw: int) -> int:
-        if instrument.min_price is not None:
-            raw = max(raw, instrument.min_price.raw)
-        if instrument.max_price is not None:
-            raw = min(raw, instrument.max_price.raw)
-        return max(raw, instrument.price_increment.raw)
-
     def _place(self, e: _Entry) -> None:
         sid, iid = e.key
         factory = self._execution.order_factory(sid)
@@ -375,7 +368,7 @@ class EntryFlow:
             e.after_cancel = "resubmit"
             if settings.on_no_fill == "walk" and e.price_raw is not None:
                 step = settings.walk_ticks * e.instrument.price_increment.raw
-                e.price_raw = self._clamp(
+                e.price_raw = clamp_to_band(
                     e.instrument, e.price_raw + step if e.side is OrderSide.BUY else e.price_raw - step
                 )
         now = self._clock.timestamp_ns()

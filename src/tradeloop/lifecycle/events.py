@@ -17,6 +17,7 @@ from tradeloop.model.enums import OrderSide
 from tradeloop.model.objects import Price, Quantity
 
 __all__ = [
+    "EXIT_PRIORITY",
     "EdgeDetected",
     "EntryAbandoned",
     "EntryRejected",

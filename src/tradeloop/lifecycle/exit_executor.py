@@ -9,13 +9,11 @@ CRITICAL :class:`~tradeloop.model.events.Alert`. All its messages carry the trig
 correlation id; each command's causation id is the message that led to it (for a timeout, the
 ``ExitEscalated`` of the step that timed out).
 
-Prices (raws, on the tick grid, clamped to the instrument's min/max price)
-    ``aggressive_limit``: a sell at the bid ``offset_ticks`` lower, a buy at the ask
-    ``offset_ticks`` higher. ``fair_limit``: the mid, rounded toward the market (a sell down, a
-    buy up). ``conservative_limit``: a sell at the ask ``offset_ticks`` higher, a buy at the bid
-    ``offset_ticks`` lower. Without a quote the last price stands for bid and ask (the
-    :class:`~tradeloop.lifecycle.book.PriceCache`'s, else the portfolio's mark, else the
-    position's last fill).
+Prices
+    Limit prices and walks follow :mod:`tradeloop.lifecycle.exit_pricing` (on the tick grid,
+    clamped to the instrument's min/max price). Without a quote the last price stands for bid
+    and ask (the :class:`~tradeloop.lifecycle.book.PriceCache`'s, else the portfolio's mark,
+    else the position's last fill).
 
 Escalation (when an order has not filled after ``timeout_seconds``)
     ``immediate_market``: cancel the limit, then a market order for the rest.
@@ -81,6 +79,7 @@ from tradeloop.lifecycle.events import (
     ExitReason,
     ExitTriggered,
 )
+from tradeloop.lifecycle.exit_pricing import initial_limit_price, next_walk_price
 from tradeloop.lifecycle.methods import ExecutionSettings, MethodConfig, PriorityExecution
 from tradeloop.model.commands import CancelOrder, ModifyOrder, SubmitOrder
 from tradeloop.model.enums import OrderSide
@@ -413,26 +412,17 @@ class ExitExecutor:
         if style == "market":
             self._place(ex, None, style, cause)
         else:
-            self._place(ex, self._initial_price(ex, style), style, cause)
+            self._place(ex, self._initial_price(ex), style, cause)
 
     # -- prices ----------------------------------------------------------------------------
 
-    def _initial_price(self, ex: _Exit, style: str) -> int:
-        inst = ex.instrument
-        iid = inst.id
-        sell = ex.side is OrderSide.SELL
-        offset = ex.exe.offset_ticks * inst.price_increment.raw
+    def _initial_price(self, ex: _Exit) -> int:
+        iid = ex.instrument.id
         bid = self._prices.bid_raw(iid)
         ask = self._prices.ask_raw(iid)
         if bid is None or ask is None:
             bid = ask = self._last_raw(ex)  # no quote: the last price stands for both sides
-        if style == "aggressive_limit":
-            raw, up = (bid - offset, False) if sell else (ask + offset, True)
-        elif style == "fair_limit":
-            raw, up = (bid + ask) // 2, not sell  # toward the market
-        else:  # conservative_limit; rounded away from the market
-            raw, up = (ask + offset, True) if sell else (bid - offset, False)
-        return self._clamp(inst, inst.round_price_raw(raw, up=up))
+        return initial_limit_price(ex.instrument, ex.side, ex.exe, bid, ask)
 
     def _last_raw(self, ex: _Exit) -> int:
         iid = ex.instrument.id
@@ -444,23 +434,11 @@ class ExitExecutor:
             last = position.last_px_raw if position is not None else 0
         return last
 
-    @staticmethod
-    def _clamp(inst: Instrument, raw: int) -> int:
-        if inst.min_price is not None and raw < inst.min_price.raw:
-            return inst.min_price.raw
-        if inst.max_price is not None and raw > inst.max_price.raw:
-            return inst.max_price.raw
-        return raw
-
     def _walked(self, ex: _Exit) -> int | None:
         """The next walk's price, or ``None`` when the band stops the walk."""
         if ex.price_raw is None:
             return None
-        inst = ex.instrument
-        ticks = 1 if ex.exe.escalation == "walk_slowly" else ex.exe.walk_ticks
-        step = ticks * inst.price_increment.raw
-        raw = self._clamp(inst, ex.price_raw - step if ex.side is OrderSide.SELL else ex.price_raw + step)
-        return None if raw == ex.price_raw else raw
+        return next_walk_price(ex.instrument, ex.side, ex.price_raw, ex.exe)
 
     # -- placing, walking, canceling --------------------------------------------------------
 

@@ -15,33 +15,30 @@ Money thresholds are compared exactly: P&L as a percentage is never computed to 
 ``pnl x 100 >= threshold x cost basis`` is checked on integer raws. Thresholds are compiled to
 raws once per method. Volatility and edge are statistics, not money, and are floats.
 
-The market-close rule knows weekdays only: Monday to Friday in the rule's time zone are
-sessions that close at the rule's time; exchange holidays and early closes are not known.
+The volatility ratio comes from a :class:`~tradeloop.lifecycle.volatility.VolatilityTracker`
+the caller keeps; the market-close rule's calendar is a
+:class:`~tradeloop.lifecycle.sessions.SessionClose` (weekdays only: no exchange holidays or
+early closes).
 """
 
 from __future__ import annotations
 
-import math
-from collections import deque
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
-from zoneinfo import ZoneInfo
 
 from tradeloop.core.errors import ValueRangeError
 from tradeloop.lifecycle.events import EXIT_PRIORITY, ExitPriority, ExitReason
-from tradeloop.lifecycle.methods import ExitRules, MarketCloseRule, MethodConfig, VolatilityRule
+from tradeloop.lifecycle.methods import ExitRules, MethodConfig
+from tradeloop.lifecycle.sessions import SessionClose
 from tradeloop.lifecycle.trailing import TrailingStop
 from tradeloop.model.instruments import AssetClass, Instrument
 from tradeloop.model.objects import FIXED_PRECISION, FIXED_SCALAR
 from tradeloop.model.position import Position
 
-__all__ = ["ExitEvaluator", "ExitSignal", "MarketSnapshot", "VolatilityTracker", "WatchedPosition"]
+__all__ = ["ExitEvaluator", "ExitSignal", "MarketSnapshot", "WatchedPosition"]
 
 _HUNDRED_SCALED = 100 * FIXED_SCALAR  # 100 % as a percent raw
 _CENT = Decimal("0.01")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_MICROSECOND = timedelta(microseconds=1)
 
 _RANK: dict[ExitReason, tuple[int, int]] = {
     reason: (int(EXIT_PRIORITY[reason]), index) for index, reason in enumerate(ExitReason)
@@ -98,7 +95,7 @@ class MarketSnapshot:
         The ATR of the method's trailing ``atr_period``, when warm.
     volatility_ratio:
         Short-window over baseline standard deviation of returns
-        (:attr:`VolatilityTracker.ratio`), ``None`` until warm.
+        (:attr:`~tradeloop.lifecycle.volatility.VolatilityTracker.ratio`), ``None`` until warm.
     edge:
         The latest edge of the instrument, a fraction (``0.07`` = 7 %).
     """
@@ -151,115 +148,6 @@ class ExitSignal:
             )
         if (self.reason is ExitReason.SCALE_OUT) != (self.level is not None):
             raise ValueRangeError(f"{self.reason}: level is set exactly for SCALE_OUT signals")
-
-
-# -- volatility --------------------------------------------------------------------------------
-
-
-class VolatilityTracker:
-    """Rolling volatility of one price series: the short window against the baseline.
-
-    Returns are simple returns between successive prices, ``(p - prev) / |prev|`` (a previous
-    price of zero gives no return). :attr:`ratio` is the sample standard deviation of the last
-    ``window`` returns over that of the last ``baseline_window`` returns.
-
-    Sums are kept rolling, so an update is O(1). They are taken of the returns minus a shift
-    (the baseline mean at the last re-summation), which keeps the variance formula free of
-    cancellation; every ``baseline_window`` updates the sums are recomputed exactly from the
-    stored returns, so rounding cannot accumulate.
-
-    Parameters
-    ----------
-    rule:
-        The method's volatility rule (the two window lengths).
-    """
-
-    __slots__ = (
-        "_b_sq",
-        "_b_sum",
-        "_baseline",
-        "_prev",
-        "_returns",
-        "_s_sq",
-        "_s_sum",
-        "_shift",
-        "_since_resum",
-        "_window",
-    )
-
-    def __init__(self, rule: VolatilityRule) -> None:
-        self._window = rule.window
-        self._baseline = rule.baseline_window
-        self._returns: deque[float] = deque()
-        self._prev: int | None = None
-        self._shift = 0.0
-        self._s_sum = self._s_sq = self._b_sum = self._b_sq = 0.0
-        self._since_resum = 0
-
-    @property
-    def count(self) -> int:
-        """Returns held (at most ``baseline_window``)."""
-        return len(self._returns)
-
-    @property
-    def warm(self) -> bool:
-        """Whether the baseline window is full."""
-        return len(self._returns) == self._baseline
-
-    def update(self, price_raw: int) -> None:
-        """Fold in the next price of the series."""
-        prev, self._prev = self._prev, price_raw
-        if prev is None or prev == 0:
-            return
-        r = (price_raw - prev) / abs(prev)
-        returns = self._returns
-        returns.append(r)
-        shift = self._shift
-        x = r - shift
-        xx = x * x
-        self._b_sum += x
-        self._b_sq += xx
-        self._s_sum += x
-        self._s_sq += xx
-        n = len(returns)
-        if n > self._window:
-            y = returns[-self._window - 1] - shift  # leaves the short window
-            self._s_sum -= y
-            self._s_sq -= y * y
-        if n > self._baseline:
-            y = returns.popleft() - shift  # leaves the baseline
-            self._b_sum -= y
-            self._b_sq -= y * y
-        self._since_resum += 1
-        if self._since_resum >= self._baseline:
-            self._resum()
-
-    def _resum(self) -> None:
-        returns = self._returns
-        self._since_resum = 0
-        shift = self._shift = math.fsum(returns) / len(returns)
-        shifted = [r - shift for r in returns]
-        short = shifted[-self._window :]
-        self._b_sum = math.fsum(shifted)
-        self._b_sq = math.fsum(x * x for x in shifted)
-        self._s_sum = math.fsum(short)
-        self._s_sq = math.fsum(x * x for x in short)
-
-    @staticmethod
-    def _variance(total: float, squares: float, n: int) -> float:
-        var = (squares - total * total / n) / (n - 1)
-        return var if var > 0.0 else 0.0
-
-    @property
-    def ratio(self) -> float | None:
-        """Short-window over baseline standard deviation; ``None`` until the baseline window is
-        full, or while the baseline shows no movement at all (nothing to compare with)."""
-        if len(self._returns) < self._baseline:
-            return None
-        baseline = self._variance(self._b_sum, self._b_sq, self._baseline)
-        if baseline == 0.0:
-            return None
-        return math.sqrt(self._variance(self._s_sum, self._s_sq, self._window) / baseline)
 
 
 # -- the watched position ----------------------------------------------------------------------
@@ -442,45 +330,6 @@ class WatchedPosition:
         return f"WatchedPosition({self.position.id} method={self.method_name!r} taken={sorted(self._taken)})"
 
 
-# -- market close --------------------------------------------------------------------------------
-
-
-class _SessionClose:
-    """The next weekday close of a market-close rule, cached until it passes."""
-
-    __slots__ = ("_close", "_close_ns", "_from_ns", "_lead_ns", "_zone", "rule")
-
-    def __init__(self, rule: MarketCloseRule) -> None:
-        self.rule = rule
-        hours, _, minutes = rule.time.partition(":")
-        self._close = time(int(hours), int(minutes))
-        self._zone = ZoneInfo(rule.timezone)
-        self._lead_ns = _ns(rule.lead_seconds)
-        self._from_ns = 0
-        self._close_ns = -1  # nothing cached yet
-
-    def _next_close_ns(self, now_ns: int) -> int:
-        """The first weekday close at or after ``now_ns`` (strictly after: a close at now is over)."""
-        seconds = now_ns // 1_000_000_000
-        local_day: date = datetime.fromtimestamp(seconds, tz=self._zone).date()
-        for _ in range(8):
-            if local_day.weekday() < 5:
-                close = datetime.combine(local_day, self._close, tzinfo=self._zone)
-                close_ns = (close - _EPOCH) // _ONE_MICROSECOND * 1_000
-                if close_ns > now_ns:
-                    return close_ns
-            local_day += timedelta(days=1)
-        raise AssertionError("a weekday close lies within eight days")  # pragma: no cover
-
-    def ns_to_close(self, now_ns: int) -> int | None:
-        """Nanoseconds to today's close when ``now_ns`` is within the lead before it, else ``None``."""
-        if not self._from_ns <= now_ns < self._close_ns:
-            self._from_ns = now_ns
-            self._close_ns = self._next_close_ns(now_ns)
-        left = self._close_ns - now_ns
-        return left if left <= self._lead_ns else None
-
-
 # -- the evaluator -------------------------------------------------------------------------------
 
 
@@ -544,7 +393,7 @@ class ExitEvaluator:
         self._edge = (float(edge / 100), edge) if edge is not None else None
         lead = exits.expiry_lead_seconds
         self._expiry_lead_ns = _ns(lead) if lead is not None else None
-        self._close = _SessionClose(exits.market_close) if exits.market_close is not None else None
+        self._close = SessionClose(exits.market_close) if exits.market_close is not None else None
 
     def evaluate(self, watched: WatchedPosition, market: MarketSnapshot, now_ns: int) -> list[ExitSignal]:
         """Every exit condition that fires now, most urgent first.

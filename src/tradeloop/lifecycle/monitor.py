@@ -52,10 +52,10 @@ from tradeloop.lifecycle.exits import (
     ExitEvaluator,
     ExitSignal,
     MarketSnapshot,
-    VolatilityTracker,
     WatchedPosition,
 )
 from tradeloop.lifecycle.methods import MethodConfig, VolatilityRule
+from tradeloop.lifecycle.volatility import VolatilityTracker
 from tradeloop.model.commands import ClosePosition, FlattenAll
 from tradeloop.model.data import Bar, PriceSnapshot, QuoteTick, TradeTick
 from tradeloop.model.events import (

@@ -64,8 +64,9 @@ from tradeloop.model.events import (
     StoreErrorOccurred,
     VenueErrorOccurred,
 )
-from tradeloop.model.objects import FIXED_SCALAR, raw_to_decimal
+from tradeloop.model.objects import FIXED_SCALAR
 from tradeloop.portfolio.portfolio import Portfolio
+from tradeloop.risk.checks import num_text
 from tradeloop.risk.config import BreakerConfig, ErrorRateConfig
 from tradeloop.risk.engine import RiskEngine
 from tradeloop.risk.events import (
@@ -340,7 +341,7 @@ class CircuitBreakers:
             net = portfolio.net_position_raw(iid)
             max_pos = limits.position_qty_by.get(iid, limits.position_qty)
             if max_pos is not None and abs(net) > max_pos:
-                return f"max_position_quantity: net position {_num(net)} > {_num(max_pos)} on {iid}"
+                return f"max_position_quantity: net position {num_text(net)} > {num_text(max_pos)} on {iid}"
             value = portfolio.exposure_raw(iid)
             if limits.position_notional is not None and _past(value, limits.position_notional, tolerance):
                 return (
@@ -362,7 +363,7 @@ class CircuitBreakers:
                 pct = (Decimal(drawdown) * 100 / peak).quantize(Decimal("0.01"))
                 return (
                     f"max_drawdown_pct: drawdown {pct}% ({portfolio.money(drawdown)} from the peak "
-                    f"{portfolio.money(peak)}) > {_num(limits.drawdown_pct)}%"
+                    f"{portfolio.money(peak)}) > {num_text(limits.drawdown_pct)}%"
                 )
         return None
 
@@ -484,14 +485,10 @@ class CircuitBreakers:
         )
 
 
-def _num(raw: int) -> str:
-    return f"{raw_to_decimal(raw).normalize():f}"
-
-
 def _past(value: int, limit: int, tolerance_pct: int) -> bool:
     """``value > limit x (1 + tolerance %)``, in integers (the tolerance is pct x 10**9)."""
     return value * 100 * FIXED_SCALAR > limit * (100 * FIXED_SCALAR + tolerance_pct)
 
 
 def _beyond(tolerance_pct: int) -> str:
-    return f" (+{_num(tolerance_pct)}% tolerance)" if tolerance_pct else ""
+    return f" (+{num_text(tolerance_pct)}% tolerance)" if tolerance_pct else ""

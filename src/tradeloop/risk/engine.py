@@ -54,7 +54,6 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from decimal import ROUND_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -72,10 +71,9 @@ from tradeloop.model.commands import (
     SubmitOrder,
     TradingCommand,
 )
-from tradeloop.model.enums import OrderSide, OrderStatus, OrderType
+from tradeloop.model.enums import OrderSide, OrderStatus
 from tradeloop.model.events import AccountStateChanged, OrderDenied, OrderSubmitted
 from tradeloop.model.instruments import Instrument
-from tradeloop.model.objects import FIXED_SCALAR, Price, currency_precision, raw_to_decimal
 from tradeloop.portfolio.portfolio import Portfolio
 from tradeloop.risk.authorisation import (
     BlackoutWindow,
@@ -83,8 +81,19 @@ from tradeloop.risk.authorisation import (
     TradingStateKeeper,
     load_blackout_calendar,
 )
+from tradeloop.risk.checks import (
+    band_problem,
+    correlation_problem,
+    exposure_problem,
+    grid_problem,
+    money_text,
+    num_text,
+    parts_text,
+    product_text,
+    valuation_price,
+)
 from tradeloop.risk.config import CorrelationConfig, RiskConfig
-from tradeloop.risk.correlation import CorrelatedPart, CorrelationTracker
+from tradeloop.risk.correlation import CorrelationTracker
 from tradeloop.risk.events import OrderModifyDenied, TradingState
 from tradeloop.risk.limits import RiskLimits
 
@@ -94,23 +103,6 @@ PRIORITY_RISK = 500
 """Bus priority: after the execution engine and the portfolio, before strategies."""
 
 _DAY_NS = 86_400 * NANOS_PER_SECOND
-
-
-def _num(raw: int) -> str:
-    """A raw as a plain decimal without trailing zeros (``150``, ``0.5``)."""
-    return f"{raw_to_decimal(raw).normalize():f}"
-
-
-def _px(instrument: Instrument, raw: int) -> str:
-    """A price at the instrument's precision, or exact when it is off the grid (a quote mid)."""
-    shown = raw_to_decimal(raw, instrument.price_precision)
-    return str(shown) if shown == raw_to_decimal(raw) else _num(raw)
-
-
-def _product(instrument: Instrument, qty_raw: int, px_raw: int) -> str:
-    """How a value was computed: ``(101 x 100.00)`` or ``(2 x 5000.00 x 50)``."""
-    multiplier = f" x {instrument.multiplier}" if instrument.multiplier != 1 else ""
-    return f"({_num(qty_raw)} x {_px(instrument, px_raw)}{multiplier})"
 
 
 class RiskEngine:
@@ -375,9 +367,9 @@ class RiskEngine:
             working = self._working(instrument_id, side, None)
             if abs(net) + working >= max_pos:
                 return (
-                    f"max_position_quantity: net position {_num(net)}"
-                    f"{f' with {_num(working)} more working' if working else ''} is already at the "
-                    f"limit {_num(max_pos)} on {instrument_id}"
+                    f"max_position_quantity: net position {num_text(net)}"
+                    f"{f' with {num_text(working)} more working' if working else ''} is already at the "
+                    f"limit {num_text(max_pos)} on {instrument_id}"
                 )
         tracker = self._correlation
         limit = limits.correlated_exposure
@@ -385,9 +377,10 @@ class RiskEngine:
             own = self._portfolio.exposure_raw(instrument_id)
             total, parts = tracker.correlated_exposure(instrument_id, own, limits.correlation_threshold)
             if total >= limit:
+                counted = parts_text(parts, self._portfolio.currency)
                 return (
                     f"max_correlated_exposure: correlated exposure of {instrument_id} is already "
-                    f"{self._money(total)} ({instrument_id} {self._money(own)}{self._parts(parts)}) "
+                    f"{self._money(total)} ({instrument_id} {self._money(own)}{counted}) "
                     f"at the limit {self._money(limit)}"
                 )
         return None
@@ -522,7 +515,7 @@ class RiskEngine:
         net = self._portfolio.net_position_raw(iid)
         return (
             f"{status.check}: trading state REDUCING ({status.reason}); {side.value} "
-            f"{_num(qty_raw)} would not reduce the net position {_num(net)} on {iid}"
+            f"{num_text(qty_raw)} would not reduce the net position {num_text(net)} on {iid}"
         )
 
     def _blocked_problem(self, iid: InstrumentId) -> str | None:
@@ -536,19 +529,6 @@ class RiskEngine:
             return self._portfolio.instrument(iid)
         except TradeloopError:
             return f"instrument: unknown instrument {iid}"
-
-    @staticmethod
-    def _grid_problem(instrument: Instrument, spec: OrderSpec | ModifyOrder) -> str | None:
-        if spec.quantity is not None:
-            problem = instrument.quantity_problem(spec.quantity)
-            if problem is not None:
-                return f"instrument: {instrument.id} {problem}"
-        for price in (spec.price, spec.trigger_price):
-            if price is not None:
-                problem = instrument.price_problem(price)
-                if problem is not None:
-                    return f"instrument: {instrument.id} {problem}"
-        return None
 
     def _check_submit(self, limits: RiskLimits, spec: OrderSpec) -> str | None:
         iid = spec.instrument_id
@@ -567,18 +547,18 @@ class RiskEngine:
         instrument = self._instrument(iid)
         if isinstance(instrument, str):
             return instrument
-        problem = self._grid_problem(instrument, spec)
+        problem = grid_problem(instrument, spec)
         if problem is not None:
             return problem
         max_qty = limits.order_qty_by.get(iid, limits.order_qty)
         if max_qty is not None and qty > max_qty:
-            return f"max_order_quantity: {_num(qty)} > {_num(max_qty)} on {iid}"
+            return f"max_order_quantity: {num_text(qty)} > {num_text(max_qty)} on {iid}"
         last = self._portfolio.last_price_raw(iid)
         if limits.band_pct is not None:
-            problem = self._band_problem(limits.band_pct, instrument, last, spec.price, spec.trigger_price)
+            problem = band_problem(limits.band_pct, instrument, last, spec.price, spec.trigger_price)
             if problem is not None:
                 return problem
-        px = self._valuation_price(spec, last)
+        px = valuation_price(spec, last)
         if px is None and limits.needs_value:
             check = (
                 "max_order_notional"
@@ -592,7 +572,7 @@ class RiskEngine:
             notional = instrument.notional_raw(px, qty)
             if notional > limits.order_notional:
                 return (
-                    f"max_order_notional: {self._money(notional)} {_product(instrument, qty, px)} "
+                    f"max_order_notional: {self._money(notional)} {product_text(instrument, qty, px)} "
                     f"> {self._money(limits.order_notional)} on {iid}"
                 )
         net = self._portfolio.net_position_raw(iid)
@@ -602,75 +582,23 @@ class RiskEngine:
             working = self._working(iid, spec.side, cid)
             grow = qty + working
             after = abs(net + (grow if spec.side is OrderSide.BUY else -grow))
-            problem = self._exposure_problem(limits, instrument, spec.side, qty, net, after, px, working)
-            if problem is None and limits.correlated_exposure is not None:
-                problem = self._correlation_problem(limits, limits.correlated_exposure, instrument, after, px)
+            problem = exposure_problem(
+                limits, self._portfolio, instrument, spec.side, qty, net, after, px, working
+            )
+            tracker = self._correlation
+            if problem is None and limits.correlated_exposure is not None and tracker is not None:
+                problem = correlation_problem(
+                    tracker,
+                    limits.correlated_exposure,
+                    limits.correlation_threshold,
+                    instrument,
+                    after,
+                    px,
+                    self._portfolio.currency,
+                )
             if problem is not None:
                 return problem
         return self._flow_problem(limits, iid)
-
-    def _exposure_problem(
-        self,
-        limits: RiskLimits,
-        instrument: Instrument,
-        side: OrderSide,
-        qty: int,
-        net: int,
-        after: int,
-        px: int | None,
-        working: int,
-    ) -> str | None:
-        iid = instrument.id
-        max_pos = limits.position_qty_by.get(iid, limits.position_qty)
-        if max_pos is not None and after > max_pos:
-            return (
-                f"max_position_quantity: net position would be {_num(after)} (now {_num(net)}, "
-                f"{side.value} {_num(qty)}{f', {_num(working)} more working' if working else ''}) "
-                f"> {_num(max_pos)} on {iid}"
-            )
-        if px is None:
-            return None  # no value-based limit is on (checked by the caller)
-        value_after = instrument.notional_raw(px, after)
-        if limits.position_notional is not None and value_after > limits.position_notional:
-            return (
-                f"max_position_notional: position would be worth {self._money(value_after)} "
-                f"{_product(instrument, after, px)} "
-                f"> {self._money(limits.position_notional)} on {iid}"
-            )
-        if limits.gross_exposure is not None:
-            portfolio = self._portfolio
-            gross = portfolio.gross_exposure_raw() - portfolio.exposure_raw(iid) + value_after
-            if gross > limits.gross_exposure:
-                return (
-                    f"max_gross_exposure: gross exposure would be {self._money(gross)} "
-                    f"(now {self._money(portfolio.gross_exposure_raw())}) "
-                    f"> {self._money(limits.gross_exposure)}"
-                )
-        return None
-
-    def _correlation_problem(
-        self, limits: RiskLimits, limit: int, instrument: Instrument, after: int, px: int | None
-    ) -> str | None:
-        """``max_correlated_exposure``: the position after the order plus correlated positions."""
-        tracker = self._correlation
-        if tracker is None:
-            return None
-        iid = instrument.id
-        if px is None:
-            return f"max_correlated_exposure: no last price on {iid} to value the order"
-        own = instrument.notional_raw(px, after)
-        total, parts = tracker.correlated_exposure(iid, own, limits.correlation_threshold)
-        if total <= limit:
-            return None
-        return (
-            f"max_correlated_exposure: correlated exposure would be {self._money(total)} "
-            f"({iid} {self._money(own)} after the order{self._parts(parts)}) > {self._money(limit)}"
-        )
-
-    def _parts(self, parts: list[CorrelatedPart]) -> str:
-        return "".join(
-            f", {other} {self._money(raw)} at correlation {corr:.2f}" for other, raw, corr in parts
-        )
 
     def _flow_problem(self, limits: RiskLimits, iid: InstrumentId) -> str | None:
         """Open-order counts and the rate window (the order itself counts as open)."""
@@ -720,7 +648,7 @@ class RiskEngine:
                     return f"{blocked}; raising the quantity of {command.client_order_id} is refused"
                 return (
                     f"{status.check}: trading state REDUCING ({status.reason}); raising the "
-                    f"quantity of {command.client_order_id} to {_num(command.quantity.raw)} would not "
+                    f"quantity of {command.client_order_id} to {num_text(command.quantity.raw)} would not "
                     f"reduce the position on {iid}"
                 )
         if limits.bypass:
@@ -728,51 +656,16 @@ class RiskEngine:
         instrument = self._instrument(iid)
         if isinstance(instrument, str):
             return instrument
-        problem = self._grid_problem(instrument, command)
+        problem = grid_problem(instrument, command)
         if problem is not None:
             return problem
         max_qty = limits.order_qty_by.get(iid, limits.order_qty)
         if max_qty is not None and command.quantity is not None and command.quantity.raw > max_qty:
-            return f"max_order_quantity: {_num(command.quantity.raw)} > {_num(max_qty)} on {iid}"
+            return f"max_order_quantity: {num_text(command.quantity.raw)} > {num_text(max_qty)} on {iid}"
         if limits.band_pct is not None and (command.price is not None or command.trigger_price is not None):
             last = self._portfolio.last_price_raw(iid)
-            return self._band_problem(limits.band_pct, instrument, last, command.price, command.trigger_price)
+            return band_problem(limits.band_pct, instrument, last, command.price, command.trigger_price)
         return None
-
-    @staticmethod
-    def _band_problem(
-        band_pct: int, instrument: Instrument, last: int | None, price: Price | None, trigger: Price | None
-    ) -> str | None:
-        iid = instrument.id
-        if last is None:
-            return f"price_band_pct: no last price on {iid} to check the band against"
-        reference = abs(last)
-        for name, candidate in (("price", price), ("trigger price", trigger)):
-            if candidate is None:
-                continue
-            distance = abs(candidate.raw - last)
-            # |p - last| / |last| x 100 <= pct, in integers (band_pct is the pct x 10**9).
-            if distance * 100 * FIXED_SCALAR > reference * band_pct:
-                # Shown rounded up, so a breach never reads as inside the band.
-                off = (
-                    f"{(Decimal(distance) * 100 / reference).quantize(Decimal('0.01'), ROUND_UP)}% "
-                    if reference
-                    else ""
-                )
-                return (
-                    f"price_band_pct: {name} {candidate} is {off}away from the last price "
-                    f"{_px(instrument, last)} on {iid}, outside the band of {_num(band_pct)}%"
-                )
-        return None
-
-    @staticmethod
-    def _valuation_price(spec: OrderSpec, last: int | None) -> int | None:
-        if spec.price is not None:
-            return abs(spec.price.raw)
-        if spec.trigger_price is not None and (spec.order_type is OrderType.STOP_MARKET or last is None):
-            return abs(spec.trigger_price.raw)
-        return None if last is None else abs(last)
 
     def _money(self, raw: int) -> str:
-        currency = self._portfolio.currency
-        return f"{raw_to_decimal(raw, currency_precision(currency))} {currency}"
+        return money_text(self._portfolio.currency, raw)

@@ -21,13 +21,7 @@ from tradeloop.core.clock import NANOS_PER_SECOND
 from tradeloop.core.errors import ValueRangeError
 from tradeloop.core.ids import PositionId, StrategyId
 from tradeloop.lifecycle.events import ExitPriority, ExitReason
-from tradeloop.lifecycle.exits import (
-    ExitEvaluator,
-    ExitSignal,
-    MarketSnapshot,
-    VolatilityTracker,
-    WatchedPosition,
-)
+from tradeloop.lifecycle.exits import ExitEvaluator, ExitSignal, MarketSnapshot, WatchedPosition
 from tradeloop.lifecycle.methods import (
     ExitRules,
     MarketCloseRule,
@@ -38,6 +32,7 @@ from tradeloop.lifecycle.methods import (
     TrailingStopRule,
     VolatilityRule,
 )
+from tradeloop.lifecycle.volatility import VolatilityTracker
 from tradeloop.model.enums import OrderSide
 from tradeloop.model.instruments import BinaryEventContract, Instrument
 from tradeloop.model.position import Position

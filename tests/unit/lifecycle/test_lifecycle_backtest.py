@@ -30,9 +30,11 @@ from tradeloop.lifecycle.methods import MethodConfig
 from tradeloop.model.commands import ClosePosition, FlattenAll, SubmitOrder
 from tradeloop.model.data import PriceSnapshot, QuoteTick
 from tradeloop.model.enums import OrderSide, OrderType
-from tradeloop.model.events import Alert, OrderFilled, PositionClosed, PositionOpened
+from tradeloop.model.events import Alert, OrderDenied, OrderFilled, PositionClosed, PositionOpened
 from tradeloop.model.instruments import BinaryEventContract, Equity, Instrument
 from tradeloop.model.objects import Money
+from tradeloop.risk import RiskConfig
+from tradeloop.risk.events import CircuitBreakerTripped, ResetCircuitBreaker, TradingAuthorized, TradingState
 from tradeloop.runtime import BacktestEngine
 from tradeloop.strategy import Strategy, StrategyConfig
 from tradeloop.testkit.stubs import make_quote
@@ -109,9 +111,12 @@ def run(
     before: Callable[[BacktestEngine], None] | None = None,
     evaluator: Callable[[MethodConfig], ExitEvaluator] = ExitEvaluator,
     handler_errors: int = 0,
+    risk: dict[str, Any] | None = None,
 ) -> tuple[BacktestEngine, list[Message]]:
     engine = BacktestEngine(
-        lifecycle=LifecycleConfig.model_validate({"methods": {"m": method}}), exit_evaluator=evaluator
+        lifecycle=LifecycleConfig.model_validate({"methods": {"m": method}}),
+        exit_evaluator=evaluator,
+        risk=RiskConfig.model_validate(risk or {}),
     )
     engine.add_instrument(instrument)
     engine.add_venue(
@@ -319,6 +324,84 @@ def test_the_most_urgent_condition_wins_when_several_fire() -> None:
     assert exits(seen)[0].reason is ExitReason.STOP_LOSS
 
 
+class BuyThenAdd(OpenOnce):
+    """Buys 100 at the first quote and tries to add 100 more at t=10 s."""
+
+    def on_quote_tick(self, tick: QuoteTick) -> None:
+        qty = self.instrument(tick.instrument_id).make_qty(100)
+        if not self.done:
+            self.done = True
+            self.submit_order(self.order_factory.market(tick.instrument_id, OrderSide.BUY, qty))
+        elif tick.ts_event == T0 + 10 * SEC:
+            self.submit_order(self.order_factory.market(tick.instrument_id, OrderSide.BUY, qty))
+
+
+def test_daily_loss_breaker_flattens_with_market_orders_and_waits_for_a_manual_reset() -> None:
+    def reset_at_30_seconds(engine: BacktestEngine) -> None:
+        def fire(_: object) -> None:
+            now = engine.clock.timestamp_ns()
+            engine.bus.publish(
+                ResetCircuitBreaker(
+                    id="r",
+                    correlation_id="r",
+                    ts_event=now,
+                    ts_init=now,
+                    breaker="daily_loss",
+                    reason="checked",
+                )
+            )
+
+        engine.clock.set_time_alert("test.reset", T0 + 30 * SEC, fire)
+
+    path = [100] * 5 + [94] * 35  # 100 long at 100.01, down 6: a loss past the 500 limit
+    engine, seen = run(
+        quotes(ABC, path),
+        {"monitor": FAST, "exits": {"stop_loss_pct": None}},
+        strategy=BuyThenAdd(OpenConfig(method="m")),
+        risk={"max_daily_loss": 500, "breakers": {"daily_loss_flatten": True}},
+        before=reset_at_30_seconds,
+    )
+    (tripped,) = of(CircuitBreakerTripped, seen)
+    assert tripped.breaker == "daily_loss"
+    (trigger,) = exits(seen)
+    assert trigger.reason is ExitReason.CIRCUIT_BREAKER
+    assert trigger.priority is ExitPriority.CRITICAL
+    flatten_orders = [m.order for m in of(SubmitOrder, seen) if m.correlation_id == trigger.correlation_id]
+    assert [o.order_type for o in flatten_orders] == [OrderType.MARKET]
+    assert engine.portfolio is not None
+    assert engine.portfolio.is_flat()
+    denied = [m for m in of(OrderDenied, seen) if m.ts_event == T0 + 10 * SEC]
+    assert len(denied) == 1  # the add that found the loss: new exposure is blocked
+    assert [a.ts_event for a in of(TradingAuthorized, seen)] == [T0 + 30 * SEC]
+    assert engine.breakers is not None
+    assert not engine.breakers.is_tripped("daily_loss")
+    # The reset lifts the breaker's latch; the day's loss limit itself still allows only
+    # reducing orders until the next trading day.
+    assert engine.risk is not None
+    assert engine.risk.trading_state is TradingState.REDUCING
+
+
+def test_flatten_all_closes_positions_no_method_watches() -> None:
+    def kill(engine: BacktestEngine) -> None:
+        def fire(_: object) -> None:
+            now = engine.clock.timestamp_ns()
+            engine.bus.publish(
+                FlattenAll(
+                    id="k", correlation_id="k", ts_event=now, ts_init=now, reason="test", source="kill_switch"
+                )
+            )
+
+        engine.clock.set_time_alert("test.kill", T0 + 5 * SEC, fire)
+
+    unwatched = OpenOnce(OpenConfig())  # no method: opened by its own order, not watched
+    engine, seen = run(quotes(ABC, [100] * 20), {"monitor": FAST}, strategy=unwatched, before=kill)
+    (trigger,) = exits(seen)
+    assert trigger.reason is ExitReason.KILL_SWITCH
+    assert trigger.method == "default"
+    assert engine.portfolio is not None
+    assert engine.portfolio.is_flat()
+
+
 # -- monitoring ----------------------------------------------------------------------------
 
 
@@ -371,7 +454,8 @@ def test_a_crashing_check_is_isolated_and_the_watch_restarted() -> None:
     engine, seen = run(quotes(ABC, path), only_stop_loss(), evaluator=CrashingTwice, handler_errors=2)
     alerts = [a for a in of(Alert, seen) if a.kind == "monitor_restarted"]
     assert len(alerts) == 2
-    assert engine.monitor is not None and engine.monitor.restarts == 2
+    assert engine.monitor is not None
+    assert engine.monitor.restarts == 2
     (trigger,) = exits(seen)  # the restarted watch still catches the stop loss
     assert trigger.reason is ExitReason.STOP_LOSS
 
