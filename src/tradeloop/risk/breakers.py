@@ -277,6 +277,7 @@ class CircuitBreakers:
         self._check_breach(event.id)
 
     def _on_check_timer(self, _: TimeEvent) -> None:
+        self._risk.check_daily_loss()  # a loss run up by prices alone trips the daily-loss breaker too
         self._check_breach(None)
 
     def _on_reset(self, command: ResetCircuitBreaker) -> None:

@@ -119,8 +119,9 @@ class RiskBreachConfig(_Frozen):
         price, and the fill may come a little higher. Quantities and drawdown are exact.
     check_interval_seconds:
         Also check on a clock timer this often (prices move positions past value limits and
-        equity into drawdown without a fill). ``None``: only after fills, which costs nothing
-        per market-data message.
+        equity into drawdown without a fill); the same timer checks ``max_daily_loss``, so a
+        loss run up by prices alone reaches the daily-loss breaker. ``None``: only after fills
+        and order commands, which costs nothing per market-data message.
     """
 
     enabled: bool = True

@@ -303,6 +303,15 @@ class RiskEngine:
         check = "max_daily_loss" if self._loss_day is not None else "trading_state"
         return self._status.set_base(state, reason, check, correlation_id, causation_id)
 
+    def check_daily_loss(self) -> None:
+        """Compare the day's P&L (marks included) with ``max_daily_loss`` now.
+
+        The engine checks on every order command and account change; a timer calls this to
+        catch a loss that prices alone run up between fills.
+        """
+        correlation_id = self._ids.new_id()
+        self._watch_daily_loss(self._limits, correlation_id, correlation_id)
+
     def _watch_daily_loss(self, limits: RiskLimits, correlation_id: str, causation_id: str) -> None:
         """Trip to REDUCING at the daily loss limit; resume on a later day below it."""
         limit = limits.daily_loss

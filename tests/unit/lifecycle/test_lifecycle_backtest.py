@@ -381,6 +381,20 @@ def test_daily_loss_breaker_flattens_with_market_orders_and_waits_for_a_manual_r
     assert engine.risk.trading_state is TradingState.REDUCING
 
 
+def test_a_loss_from_prices_alone_trips_the_daily_loss_breaker_on_its_check_timer() -> None:
+    path = [100] * 5 + [94] * 20  # no order after the drop: only the timer can see the loss
+    risk = {
+        "max_daily_loss": 500,
+        "breakers": {"daily_loss_flatten": True, "risk_breach": {"check_interval_seconds": 1}},
+    }
+    engine, seen = run(quotes(ABC, path), {"monitor": FAST, "exits": {"stop_loss_pct": None}}, risk=risk)
+    (tripped,) = of(CircuitBreakerTripped, seen)
+    assert tripped.breaker == "daily_loss"
+    assert [t.reason for t in exits(seen)] == [ExitReason.CIRCUIT_BREAKER]
+    assert engine.portfolio is not None
+    assert engine.portfolio.is_flat()
+
+
 def test_flatten_all_closes_positions_no_method_watches() -> None:
     def kill(engine: BacktestEngine) -> None:
         def fire(_: object) -> None:
