@@ -37,7 +37,7 @@ from typing import Any
 from tradeloop.core.clock import Clock
 from tradeloop.core.errors import MessageRejected
 from tradeloop.core.ids import IdFactory
-from tradeloop.core.message import HandlerFailed, Lane, Message
+from tradeloop.core.message import Command, Event, HandlerFailed, Lane, Message
 
 __all__ = ["BusStats", "Handler", "LaneCapacity", "MessageBus"]
 
@@ -282,6 +282,34 @@ class MessageBus:
                 low.popleft()
                 self.dropped += 1
             low.append(msg)
+
+    def emit(
+        self,
+        message_type: type[Event] | type[Command],
+        /,
+        *,
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+        **fields: Any,
+    ) -> str:
+        """Build a command or event stamped now with a fresh id, publish it, return its id.
+
+        ``correlation_id`` defaults to a new one (the message starts its own chain).
+        """
+        ids = self._ids
+        msg_id = ids.new_id()
+        now = self._clock.timestamp_ns()
+        self.publish(
+            message_type(
+                id=msg_id,
+                correlation_id=correlation_id if correlation_id is not None else ids.new_id(),
+                causation_id=causation_id,
+                ts_event=now,
+                ts_init=now,
+                **fields,
+            )
+        )
+        return msg_id
 
     def send(self, endpoint: str, msg: Message, *, forward: bool = False) -> None:
         """Deliver ``msg`` to the endpoint's handler now (within the current reactor step).

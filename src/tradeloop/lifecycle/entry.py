@@ -335,17 +335,13 @@ class EntryFlow:
         e.after_cancel = None
         self._by_order[e.cid] = e
         now = self._clock.timestamp_ns()
-        self._bus.publish(
-            SubmitOrder(
-                id=self._ids.new_id(),
-                correlation_id=e.correlation_id,
-                causation_id=e.causation_id,
-                ts_event=now,
-                ts_init=now,
-                strategy_id=sid,
-                instrument_id=iid,
-                order=spec,
-            )
+        self._bus.emit(
+            SubmitOrder,
+            correlation_id=e.correlation_id,
+            causation_id=e.causation_id,
+            strategy_id=sid,
+            instrument_id=iid,
+            order=spec,
         )
         if self._entries.get(e.key) is not e:
             return  # denied while publishing (the denial already ended the entry)
@@ -371,19 +367,14 @@ class EntryFlow:
                 e.price_raw = clamp_to_band(
                     e.instrument, e.price_raw + step if e.side is OrderSide.BUY else e.price_raw - step
                 )
-        now = self._clock.timestamp_ns()
         sid, iid = e.key
-        self._bus.publish(
-            CancelOrder(
-                id=self._ids.new_id(),
-                correlation_id=e.correlation_id,
-                causation_id=e.causation_id,
-                ts_event=now,
-                ts_init=now,
-                strategy_id=sid,
-                instrument_id=iid,
-                client_order_id=e.cid,
-            )
+        self._bus.emit(
+            CancelOrder,
+            correlation_id=e.correlation_id,
+            causation_id=e.causation_id,
+            strategy_id=sid,
+            instrument_id=iid,
+            client_order_id=e.cid,
         )
 
     def _on_filled(self, event: OrderFilled) -> None:
@@ -407,26 +398,21 @@ class EntryFlow:
         attempts = e.attempts
         self._finish(e)
         sid, iid = e.key
-        now = self._clock.timestamp_ns()
-        self._bus.publish(
-            EntryAbandoned(
-                id=self._ids.new_id(),
-                correlation_id=e.correlation_id,
-                causation_id=event.id,
-                ts_event=now,
-                ts_init=now,
-                strategy_id=sid,
-                instrument_id=iid,
-                method=e.method_name,
-                attempts=attempts,
-                filled=e.instrument.qty_from_raw(e.filled_raw),
-                reason=(
-                    f"entry: not filled after {attempts} attempt{'s' if attempts != 1 else ''} "
-                    f"of {e.method.entry.fill_timeout_seconds} s ({e.method.entry.on_no_fill})"
-                    if e.after_cancel is not None
-                    else f"entry: order {event.client_order_id} {type(event).__name__}"
-                ),
-            )
+        self._bus.emit(
+            EntryAbandoned,
+            correlation_id=e.correlation_id,
+            causation_id=event.id,
+            strategy_id=sid,
+            instrument_id=iid,
+            method=e.method_name,
+            attempts=attempts,
+            filled=e.instrument.qty_from_raw(e.filled_raw),
+            reason=(
+                f"entry: not filled after {attempts} attempt{'s' if attempts != 1 else ''} "
+                f"of {e.method.entry.fill_timeout_seconds} s ({e.method.entry.on_no_fill})"
+                if e.after_cancel is not None
+                else f"entry: order {event.client_order_id} {type(event).__name__}"
+            ),
         )
 
     def _on_refused(self, event: OrderDenied | OrderRejected) -> None:
@@ -439,19 +425,14 @@ class EntryFlow:
         reason = event.reason if isinstance(event, OrderDenied) else f"venue: {event.reason}"
         sid, iid = e.key
         self._count(reason)
-        now = self._clock.timestamp_ns()
-        self._bus.publish(
-            EntryRejected(
-                id=self._ids.new_id(),
-                correlation_id=e.correlation_id,
-                causation_id=event.id,
-                ts_event=now,
-                ts_init=now,
-                strategy_id=sid,
-                instrument_id=iid,
-                method=e.method_name,
-                reason=reason,
-            )
+        self._bus.emit(
+            EntryRejected,
+            correlation_id=e.correlation_id,
+            causation_id=event.id,
+            strategy_id=sid,
+            instrument_id=iid,
+            method=e.method_name,
+            reason=reason,
         )
 
     def _finish(self, e: _Entry) -> None:
@@ -464,19 +445,14 @@ class EntryFlow:
 
     def _reject(self, event: EdgeDetected, reason: str) -> None:
         self._count(reason)
-        now = self._clock.timestamp_ns()
-        self._bus.publish(
-            EntryRejected(
-                id=self._ids.new_id(),
-                correlation_id=event.correlation_id,
-                causation_id=event.id,
-                ts_event=now,
-                ts_init=now,
-                strategy_id=event.strategy_id,
-                instrument_id=event.instrument_id,
-                method=event.method,
-                reason=reason,
-            )
+        self._bus.emit(
+            EntryRejected,
+            correlation_id=event.correlation_id,
+            causation_id=event.id,
+            strategy_id=event.strategy_id,
+            instrument_id=event.instrument_id,
+            method=event.method,
+            reason=reason,
         )
 
     def _count(self, reason: str) -> None:

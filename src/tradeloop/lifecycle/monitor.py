@@ -379,18 +379,13 @@ class PositionMonitor:
             assert trailing is not None
             assert trailing.stop_raw is not None
             instrument = position.instrument
-            self._publish(
-                TrailingStopMoved(
-                    id=self._ids.new_id(),
-                    correlation_id=self._ids.new_id(),
-                    ts_event=now,
-                    ts_init=now,
-                    strategy_id=watch.key[0],
-                    instrument_id=watch.key[1],
-                    position_id=watch.position_id,
-                    stop=instrument.price_from_raw(trailing.stop_raw),
-                    peak=instrument.exact_price(trailing.peak_raw),
-                )
+            self._bus.emit(
+                TrailingStopMoved,
+                strategy_id=watch.key[0],
+                instrument_id=watch.key[1],
+                position_id=watch.position_id,
+                stop=instrument.price_from_raw(trailing.stop_raw),
+                peak=instrument.exact_price(trailing.peak_raw),
             )
         if not watch.urgent and watched.near_stop_or_target(price_raw):
             # Entering the band: check sooner than the normal interval would.
@@ -434,20 +429,15 @@ class PositionMonitor:
             # Never decide on old data: ask for a fresh price and check when it arrives.
             watch.awaiting_price = True
             self.price_requests += 1
-            self._publish(
-                PriceRequested(
-                    id=self._ids.new_id(),
-                    correlation_id=self._ids.new_id(),
-                    ts_event=now,
-                    ts_init=now,
-                    instrument_id=iid,
-                    reason=(
-                        "no price yet"
-                        if age is None
-                        else f"price is {age / NANOS_PER_SECOND:.1f} s old "
-                        f"(ttl {monitor.price_ttl_seconds} s) for {watch.position_id}"
-                    ),
-                )
+            self._bus.emit(
+                PriceRequested,
+                instrument_id=iid,
+                reason=(
+                    "no price yet"
+                    if age is None
+                    else f"price is {age / NANOS_PER_SECOND:.1f} s old "
+                    f"(ttl {monitor.price_ttl_seconds} s) for {watch.position_id}"
+                ),
             )
             self._arm(watch, self._interval(watch))
             return
@@ -479,23 +469,17 @@ class PositionMonitor:
         watch.exit_reason = signal.reason
         watch.exit_priority = signal.priority
         self.exits_triggered += 1
-        now = self._clock.timestamp_ns()
         position = watch.watched.position
-        self._publish(
-            ExitTriggered(
-                id=self._ids.new_id(),
-                correlation_id=self._ids.new_id(),
-                ts_event=now,
-                ts_init=now,
-                strategy_id=watch.key[0],
-                instrument_id=watch.key[1],
-                position_id=watch.position_id,
-                method=watch.method_name,
-                reason=signal.reason,
-                priority=signal.priority,
-                quantity=position.instrument.qty_from_raw(signal.quantity_raw),
-                detail=signal.detail,
-            )
+        self._bus.emit(
+            ExitTriggered,
+            strategy_id=watch.key[0],
+            instrument_id=watch.key[1],
+            position_id=watch.position_id,
+            method=watch.method_name,
+            reason=signal.reason,
+            priority=signal.priority,
+            quantity=position.instrument.qty_from_raw(signal.quantity_raw),
+            detail=signal.detail,
         )
 
     def _on_exit_done(self, event: ExitCompleted | ExitFailed) -> None:
@@ -538,25 +522,20 @@ class PositionMonitor:
             watch.exit_reason = reason
             watch.exit_priority = priority
         self.exits_triggered += 1
-        now = self._clock.timestamp_ns()
         cause_id = getattr(cause, "id", None)
         correlation = getattr(cause, "correlation_id", None) or self._ids.new_id()
-        self._publish(
-            ExitTriggered(
-                id=self._ids.new_id(),
-                correlation_id=correlation,
-                causation_id=cause_id,
-                ts_event=now,
-                ts_init=now,
-                strategy_id=key[0],
-                instrument_id=key[1],
-                position_id=position.id,
-                method=watch.method_name if watch is not None else DEFAULT_METHOD,
-                reason=reason,
-                priority=priority,
-                quantity=position.quantity,
-                detail=detail,
-            )
+        self._bus.emit(
+            ExitTriggered,
+            correlation_id=correlation,
+            causation_id=cause_id,
+            strategy_id=key[0],
+            instrument_id=key[1],
+            position_id=position.id,
+            method=watch.method_name if watch is not None else DEFAULT_METHOD,
+            reason=reason,
+            priority=priority,
+            quantity=position.quantity,
+            detail=detail,
         )
 
     # -- supervision -------------------------------------------------------------------------
@@ -609,20 +588,15 @@ class PositionMonitor:
         instrument_id: InstrumentId | None,
         cause: Message | None,
     ) -> None:
-        now = self._clock.timestamp_ns()
-        self._publish(
-            Alert(
-                id=self._ids.new_id(),
-                correlation_id=getattr(cause, "correlation_id", None) or self._ids.new_id(),
-                causation_id=getattr(cause, "id", None),
-                ts_event=now,
-                ts_init=now,
-                severity=severity,
-                source="position_monitor",
-                kind=kind,
-                message=message,
-                instrument_id=instrument_id,
-            )
+        self._bus.emit(
+            Alert,
+            correlation_id=getattr(cause, "correlation_id", None) or self._ids.new_id(),
+            causation_id=getattr(cause, "id", None),
+            severity=severity,
+            source="position_monitor",
+            kind=kind,
+            message=message,
+            instrument_id=instrument_id,
         )
 
     def _publish(self, message: Message) -> None:

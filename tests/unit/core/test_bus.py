@@ -752,3 +752,19 @@ def test_forwarding_a_published_message_to_an_endpoint_does_not_record_it_twice(
     assert received == [msg]
     assert recorded == [msg]
     assert bus.count(HighPing) == 1
+
+
+def test_emit_stamps_a_new_message_now_and_publishes_it() -> None:
+    bus = make_bus()
+    got: list[HighPing] = []
+    bus.subscribe(HighPing, got.append)
+
+    first = bus.emit(HighPing, key=3)
+    second = bus.emit(HighPing, correlation_id="chain", causation_id=first, key=4)
+
+    assert [m.key for m in got] == [3, 4]
+    assert [m.id for m in got] == [first, second]
+    assert first != second
+    assert got[0].correlation_id not in ("", first)  # a chain of its own
+    assert (got[1].correlation_id, got[1].causation_id) == ("chain", first)
+    assert all(m.ts_event == m.ts_init == 1_000 for m in got)
