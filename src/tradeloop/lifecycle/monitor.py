@@ -89,6 +89,7 @@ class WatchStatus:
     method: str
     unrealized_pnl_raw: int
     pnl_pct: Decimal
+    """Unrealized P&L as a percentage of the cost basis, at the last mark."""
     trailing_stop_raw: int | None
     urgent: bool
     next_check_ns: int
@@ -103,10 +104,11 @@ class _Watch:
         "exit_priority",
         "exit_reason",
         "key",
+        "mark_atr",
+        "mark_raw",
         "method",
         "method_name",
         "next_check_ns",
-        "pnl_pct",
         "position_id",
         "stale_alerted",
         "timer",
@@ -138,7 +140,8 @@ class _Watch:
         self.exit_reason: ExitReason | None = None
         self.exit_priority: ExitPriority | None = None
         self.unrealized_raw = 0
-        self.pnl_pct = Decimal(0)
+        self.mark_raw: int | None = None  # the price of the last revaluation
+        self.mark_atr: int | None = None
 
 
 def _seconds_ns(value: Decimal) -> int:
@@ -259,7 +262,7 @@ class PositionMonitor:
             position_id=w.position_id,
             method=w.method_name,
             unrealized_pnl_raw=w.unrealized_raw,
-            pnl_pct=w.pnl_pct,
+            pnl_pct=Decimal(0) if w.mark_raw is None else w.watched.pnl_pct(w.mark_raw),
             trailing_stop_raw=None if trailing is None else trailing.stop_raw,
             urgent=w.urgent,
             next_check_ns=w.next_check_ns,
@@ -296,6 +299,7 @@ class PositionMonitor:
         watch = self._watches.get((event.strategy_id, event.instrument_id))
         if watch is not None and watch.position_id == event.position_id:
             watch.watched.last_update_ns = self._clock.timestamp_ns()
+            watch.mark_raw = None  # the quantity changed: revalue at the next price
 
     def _on_closed(self, event: PositionClosed) -> None:
         watch = self._watches.get((event.strategy_id, event.instrument_id))
@@ -371,9 +375,12 @@ class PositionMonitor:
         if ts_event is not None and ts_event > watched.last_update_ns:
             watched.last_update_ns = ts_event
             watch.stale_alerted = False
+        if price_raw == watch.mark_raw and atr_raw == watch.mark_atr:
+            return  # most ticks repeat the last price: nothing to revalue
+        watch.mark_raw = price_raw
+        watch.mark_atr = atr_raw
         position = watched.position
         watch.unrealized_raw = position.unrealized_pnl_raw(price_raw)
-        watch.pnl_pct = watched.pnl_pct(price_raw)
         if watched.update_trailing(price_raw, atr_raw):
             trailing = watched.trailing
             assert trailing is not None
