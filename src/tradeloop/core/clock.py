@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -201,15 +202,36 @@ class SimulatedClock:
 
 
 class LiveClock:
-    """Wall-clock time; timers run on the asyncio loop that is running when they are set."""
+    """Wall-clock time; timers run on the asyncio loop that is running when they are set.
 
-    __slots__ = ("_active",)
+    ``LiveClock()`` is the wall clock. ``LiveClock(start_ns=t0, speed=60)`` is a replay
+    clock: it reads ``t0`` now and runs ``speed`` times faster than the wall clock from
+    there, so a recorded session replays "live" at its own timestamps, an hour a minute;
+    timers fire when the replayed time reaches them.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("_active", "_origin", "_speed", "_wall0")
+
+    def __init__(self, *, start_ns: int | None = None, speed: float = 1.0) -> None:
+        if not (speed > 0 and math.isfinite(speed)):
+            raise TradeloopError(f"clock speed must be a positive number, got {speed}")
         self._active: dict[str, asyncio.TimerHandle] = {}
+        self._wall0 = time.time_ns()
+        self._origin = self._wall0 if start_ns is None else start_ns
+        self._speed = speed
+
+    @property
+    def speed(self) -> float:
+        return self._speed
 
     def timestamp_ns(self) -> int:
-        return time.time_ns()
+        if self._speed == 1.0:
+            return self._origin + (time.time_ns() - self._wall0)
+        return self._origin + int((time.time_ns() - self._wall0) * self._speed)
+
+    def delay_seconds(self, at_ns: int) -> float:
+        """Wall seconds until this clock reads ``at_ns`` (0 if it already has)."""
+        return max(0.0, (at_ns - self.timestamp_ns()) / self._speed / NANOS_PER_SECOND)
 
     def set_time_alert(self, name: str, at_ns: int, callback: TimerCallback) -> None:
         _check_name(name, self._active)
@@ -217,10 +239,9 @@ class LiveClock:
 
         def fire() -> None:
             self._active.pop(name, None)
-            callback(TimeEvent(name, at_ns, time.time_ns()))
+            callback(TimeEvent(name, at_ns, self.timestamp_ns()))
 
-        delay = max(0.0, (at_ns - time.time_ns()) / NANOS_PER_SECOND)
-        self._active[name] = loop.call_later(delay, fire)
+        self._active[name] = loop.call_later(self.delay_seconds(at_ns), fire)
 
     def set_timer(
         self,
@@ -231,14 +252,13 @@ class LiveClock:
         stop_ns: int | None = None,
     ) -> None:
         _check_name(name, self._active)
-        first = _first_fire(name, interval_ns, time.time_ns(), start_ns, stop_ns)
+        first = _first_fire(name, interval_ns, self.timestamp_ns(), start_ns, stop_ns)
         if first is None:
             return
         loop = asyncio.get_running_loop()
 
         def schedule(at_ns: int) -> None:
-            delay = max(0.0, (at_ns - time.time_ns()) / NANOS_PER_SECOND)
-            self._active[name] = loop.call_later(delay, fire, at_ns)
+            self._active[name] = loop.call_later(self.delay_seconds(at_ns), fire, at_ns)
 
         def fire(at_ns: int) -> None:
             nxt = at_ns + interval_ns
@@ -246,7 +266,7 @@ class LiveClock:
                 schedule(nxt)
             else:
                 self._active.pop(name, None)
-            callback(TimeEvent(name, at_ns, time.time_ns()))
+            callback(TimeEvent(name, at_ns, self.timestamp_ns()))
 
         schedule(first)
 

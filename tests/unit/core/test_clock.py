@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tradeloop.core import LiveClock, SimulatedClock, TimeEvent, TradeloopError
+from tradeloop.core.clock import NANOS_PER_SECOND
 
 NEVER = 2**63 - 1
 
@@ -323,3 +324,26 @@ def test_live_clock_reads_wall_time_and_fires_alerts_and_timers_on_the_loop() ->
 def test_live_clock_rejects_a_non_positive_interval() -> None:
     with pytest.raises(TradeloopError, match="interval"):
         LiveClock().set_timer("x", 0, lambda _: None)
+
+
+def test_a_replay_clock_starts_at_the_recorded_time_and_runs_faster() -> None:
+    t0 = 1_378_000_000 * NANOS_PER_SECOND
+
+    async def scenario() -> tuple[int, int, list[int]]:
+        clock = LiveClock(start_ns=t0, speed=1_000.0)
+        first = clock.timestamp_ns()
+        fired: list[int] = []
+        # Ten recorded seconds pass in about ten wall milliseconds.
+        clock.set_time_alert("ten", t0 + 10 * NANOS_PER_SECOND, lambda e: fired.append(e.ts_event))
+        await asyncio.sleep(0.05)
+        return first, clock.timestamp_ns(), fired
+
+    first, later, fired = asyncio.run(scenario())
+    assert t0 <= first < t0 + NANOS_PER_SECOND
+    assert later - first >= 40 * NANOS_PER_SECOND  # 50 ms of wall time x 1,000
+    assert fired == [t0 + 10 * NANOS_PER_SECOND]
+
+
+def test_a_live_clock_refuses_a_speed_that_is_not_positive() -> None:
+    with pytest.raises(TradeloopError):
+        LiveClock(speed=0)
