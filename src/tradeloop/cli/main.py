@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from tradeloop import __version__
+from tradeloop.cli.config_cmd import config_app
 from tradeloop.config.loader import load_config
 from tradeloop.core.errors import TradeloopError
 from tradeloop.runtime.build import SAMPLE_CONFIG, run_backtest
@@ -33,6 +34,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(config_app)
 console = Console()
 err = Console(stderr=True)
 

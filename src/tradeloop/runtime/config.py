@@ -20,6 +20,9 @@ from tradeloop.risk.config import RiskConfig
 
 __all__ = [
     "BacktestConfig",
+    "LoggingSettings",
+    "NodeSettings",
+    "PaperConfig",
     "DataConfig",
     "InstrumentConfig",
     "LogConfig",
@@ -163,3 +166,67 @@ class BacktestConfig(_Frozen):
     lifecycle: LifecycleConfig = LifecycleConfig()
     log: LogConfig = LogConfig()
     report: ReportConfig = ReportConfig()
+
+
+class NodeSettings(_Frozen):
+    """How a paper (or live) node runs.
+
+    Parameters
+    ----------
+    speed:
+        Replay speed of recorded market data: ``1`` is wall-clock speed, ``60`` an hour a
+        minute. The node's clock starts at the data's first timestamp and runs this fast.
+    metrics_port:
+        Port of the ``/metrics`` and ``/health`` endpoint (``0``: any free port; ``null``: off).
+    metrics_host:
+        Interface the endpoint listens on.
+    health_interval_seconds:
+        How often services are health-checked.
+    on_shutdown:
+        What happens to working orders when the node stops: ``cancel`` them or ``keep`` them.
+    shutdown_timeout_seconds:
+        How long a graceful stop may take before the node exits anyway.
+    watch_config:
+        Reload the config file when it changes (validated, applied live, or rejected).
+    """
+
+    speed: float = Field(1.0, gt=0, allow_inf_nan=False)
+    metrics_port: int | None = Field(9108, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+    health_interval_seconds: float = Field(5.0, gt=0)
+    on_shutdown: Literal["cancel", "keep"] = "cancel"
+    shutdown_timeout_seconds: float = Field(10.0, gt=0)
+    watch_config: bool = True
+
+
+class LoggingSettings(_Frozen):
+    """Structured logs: ``format`` json or text, a root ``level`` and per-component ``levels``
+    (``{"tradeloop.risk": "DEBUG"}``); the levels can change while the node runs."""
+
+    format: Literal["json", "text"] = "text"
+    level: str = "INFO"
+    levels: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        return _level(value)
+
+    @field_validator("levels")
+    @classmethod
+    def _known_levels(cls, value: dict[str, str]) -> dict[str, str]:
+        return {name: _level(level) for name, level in value.items()}
+
+
+def _level(value: str) -> str:
+    upper = value.upper()
+    if upper not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ValueError(f"unknown log level {value!r} (DEBUG, INFO, WARNING, ERROR, CRITICAL)")
+    return upper
+
+
+class PaperConfig(BacktestConfig):
+    """A paper-trading node: a backtest config plus how the node runs and logs."""
+
+    node: NodeSettings = NodeSettings()
+    logging: LoggingSettings = LoggingSettings()
