@@ -23,12 +23,18 @@ Lane policies when a lane is at capacity (ARCHITECTURE.md):
 With ``auto_drain`` (the default, used by backtests) a publish from outside the reactor runs
 the reactor until every lane is empty before it returns ("run to completion"). A live node
 turns it off and drains from its own task.
+
+Handler timing (:meth:`MessageBus.set_handler_timer`) is opt-in and costs nothing while it is
+off: instead of a check per message, setting a timer swaps every resolved handler (and
+endpoint) for a timing wrapper, and clearing it swaps the plain handlers back. The dispatch
+loops never change, so a publish bound early (``publish = bus.publish``) is timed as well.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,10 +45,13 @@ from tradeloop.core.errors import MessageRejected
 from tradeloop.core.ids import IdFactory
 from tradeloop.core.message import Command, Event, HandlerFailed, Lane, Message
 
-__all__ = ["BusStats", "Handler", "LaneCapacity", "MessageBus"]
+__all__ = ["BusStats", "Handler", "HandlerTimer", "LaneCapacity", "MessageBus"]
 
 Handler = Callable[[Any], None]
 """A synchronous message handler. Hot-path handlers never ``await``."""
+
+HandlerTimer = Callable[[Handler, Message, int], None]
+"""Receives a handler, the message it handled and how long it took (ns, ``perf_counter_ns``)."""
 
 _log = logging.getLogger("tradeloop.bus")
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{4,}")
@@ -139,6 +148,10 @@ class MessageBus:
         self._endpoints: dict[str, Handler] = {}
         self._recorders: list[Callable[[Message], None]] = []
         self._recorder: Callable[[Message], None] | None = None
+        self._timer: HandlerTimer | None = None
+        self._timer_every = 1
+        self._timed: dict[Handler, Handler] = {}  # plain handler -> its timing wrapper
+        self._plain_endpoints: dict[str, Handler] = {}
         self._sub_seq = 0
         self._draining = False
         self._auto_drain = auto_drain
@@ -176,7 +189,10 @@ class MessageBus:
     def _resolve(self, msg_type: type) -> tuple[Handler, ...]:
         found = [s for base in msg_type.__mro__ for s in self._subs.get(base, ())]
         found.sort(key=lambda s: (-s.priority, s.seq))
-        return tuple(s.handler for s in found)
+        timer = self._timer
+        if timer is None:
+            return tuple(s.handler for s in found)
+        return tuple(self._timed_handler(s.handler, timer) for s in found)
 
     def _reroute(self) -> None:
         # Keep each route's counter; only its handlers change.
@@ -194,7 +210,95 @@ class MessageBus:
         """Register the single handler of a point-to-point endpoint."""
         if endpoint in self._endpoints:
             raise ValueError(f"endpoint {endpoint!r} is already registered")
-        self._endpoints[endpoint] = handler
+        self._plain_endpoints[endpoint] = handler
+        timer = self._timer
+        self._endpoints[endpoint] = handler if timer is None else self._timed_handler(handler, timer)
+
+    # -- handler timing --------------------------------------------------------------------
+
+    def set_handler_timer(self, callback: HandlerTimer | None, *, sample_every: int = 1) -> None:
+        """Time handlers with ``time.perf_counter_ns`` and report each sample to ``callback``.
+
+        Every ``sample_every``-th call of each handler (subscribed or endpoint) is timed and
+        reported as ``callback(handler, message, duration_ns)``; a call that raises is timed
+        too. ``None`` turns timing off. While off, dispatch is exactly as fast as without the
+        hook: the timer wraps the resolved handlers instead of adding a check per message.
+        Setting a new timer replaces the old one and restarts the sampling counts.
+
+        Parameters
+        ----------
+        callback:
+            Called on the reactor's thread right after the sampled handler returns; it
+            should be cheap (a histogram observation) and must not raise (an error from it
+            would be reported as a failure of the handler). ``None`` removes the timer.
+        sample_every:
+            Time one call in this many per handler (1 times every call).
+
+        Raises
+        ------
+        ValueError
+            If ``sample_every`` is less than 1.
+        """
+        if isinstance(sample_every, bool) or not isinstance(sample_every, int) or sample_every < 1:
+            raise ValueError(f"sample_every must be an integer of at least 1, got {sample_every!r}")
+        self._timer = callback
+        self._timer_every = sample_every
+        self._timed = {}
+        self._reroute()
+        self._endpoints = {
+            name: handler if callback is None else self._timed_handler(handler, callback)
+            for name, handler in self._plain_endpoints.items()
+        }
+
+    @property
+    def handler_timer(self) -> HandlerTimer | None:
+        """The callback set by :meth:`set_handler_timer`, or ``None`` when timing is off."""
+        return self._timer
+
+    def _timed_handler(self, handler: Handler, timer: HandlerTimer) -> Handler:
+        """The timing wrapper of ``handler`` (one per handler, so its sample count is shared)."""
+        try:
+            wrapper = self._timed.get(handler)
+        except TypeError:  # an unhashable callable: it gets a wrapper (and a count) per route
+            return self._wrap(handler, timer)
+        if wrapper is None:
+            wrapper = self._timed[handler] = self._wrap(handler, timer)
+        return wrapper
+
+    def _wrap(self, handler: Handler, timer: HandlerTimer) -> Handler:
+        every = self._timer_every
+        clock = time.perf_counter_ns
+        if every == 1:
+
+            def timed(msg: Message) -> None:
+                start = clock()
+                try:
+                    handler(msg)
+                finally:
+                    timer(handler, msg, clock() - start)
+
+        else:
+            countdown = 0  # the first call is sampled, then every ``every``-th
+            reload = every - 1
+
+            def timed(msg: Message) -> None:
+                nonlocal countdown
+                if countdown:
+                    countdown -= 1
+                    handler(msg)
+                    return
+                countdown = reload
+                start = clock()
+                try:
+                    handler(msg)
+                finally:
+                    timer(handler, msg, clock() - start)
+
+        # A failure report names the handler, never the wrapper (the event log stays the same
+        # with timing on or off).
+        timed.__qualname__ = getattr(handler, "__qualname__", type(handler).__qualname__)
+        timed.__name__ = getattr(handler, "__name__", timed.__qualname__)
+        return timed
 
     def add_recorder(self, recorder: Callable[[Message], None]) -> None:
         """Hand every dispatched or sent message to ``recorder`` first (the event log)."""
@@ -414,6 +518,7 @@ class MessageBus:
             correlation_id,
             exc,
             exc_info=exc,
+            extra={"correlation_id": correlation_id},  # a field of its own in structured logs
         )
         if not publish:
             return
