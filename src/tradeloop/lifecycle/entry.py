@@ -18,6 +18,20 @@ ends the entry with ``EntryRejected`` carrying the denial's reason.
 A signal for an instrument where the strategy already holds a position is an edge update
 (the monitor watches it for edge decay), and a signal while an entry is working is ignored
 (counted): one entry per strategy and instrument at a time.
+
+Races
+    * An exit triggered for the position an entry is still building (a partial fill) ends the
+      entry: its order is canceled and ``EntryAbandoned`` names the exit. Buying the rest into,
+      or after, the exit would undo it.
+    * A cancel the venue refuses leaves the order working: the entry keeps its state and asks
+      again at the next timeout, so it never hangs without a timer.
+    * A fill that races the timeout's cancel counts; the entry completes or retries with what
+      is still missing once the cancel is confirmed.
+    * An entry that ends without any fill drops the monitor's expectation, so the strategy's
+      next position is watched under its own method (or not at all), not under this one.
+
+Causation: the first order is caused by the ``EdgeDetected``, a retry by the ``OrderCanceled``
+of the order it replaces, and a timeout's ``CancelOrder`` by the ``SubmitOrder`` it cancels.
 """
 
 from __future__ import annotations
@@ -32,13 +46,20 @@ from tradeloop.core.errors import TradeloopError
 from tradeloop.core.ids import ClientOrderId, IdFactory, InstrumentId, StrategyId
 from tradeloop.execution.engine import ExecutionEngine
 from tradeloop.lifecycle.book import PriceCache
-from tradeloop.lifecycle.events import EdgeDetected, EntryAbandoned, EntryRejected
+from tradeloop.lifecycle.events import EdgeDetected, EntryAbandoned, EntryRejected, ExitTriggered
 from tradeloop.lifecycle.exit_pricing import clamp_to_band
 from tradeloop.lifecycle.methods import MethodConfig
 from tradeloop.lifecycle.monitor import PositionMonitor
 from tradeloop.model.commands import CancelOrder, SubmitOrder
 from tradeloop.model.enums import OrderSide
-from tradeloop.model.events import OrderCanceled, OrderDenied, OrderExpired, OrderFilled, OrderRejected
+from tradeloop.model.events import (
+    OrderCanceled,
+    OrderCancelRejected,
+    OrderDenied,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+)
 from tradeloop.model.instruments import AssetClass, Instrument
 from tradeloop.model.objects import FIXED_SCALAR, Price, Quantity
 from tradeloop.portfolio.portfolio import Portfolio
@@ -81,6 +102,8 @@ class _Entry:
         "method_name",
         "price_raw",
         "side",
+        "stopped_by",
+        "submit_id",
         "target_raw",
         "timer",
     )
@@ -105,7 +128,9 @@ class _Entry:
         self.target_raw = target_raw
         self.price_raw = price_raw
         self.correlation_id = correlation_id
-        self.causation_id = causation_id
+        self.causation_id = causation_id  # of the next SubmitOrder
+        self.submit_id = ""  # the SubmitOrder of the working order
+        self.stopped_by: str | None = None  # why an exit of the position ended the entry
         self.filled_raw = 0
         self.attempts = 0
         self.cid = ClientOrderId("")
@@ -180,6 +205,8 @@ class EntryFlow:
         bus.subscribe(OrderExpired, self._on_closed, priority=p)
         bus.subscribe(OrderDenied, self._on_refused, priority=p)
         bus.subscribe(OrderRejected, self._on_refused, priority=p)
+        bus.subscribe(OrderCancelRejected, self._on_cancel_rejected, priority=p)
+        bus.subscribe(ExitTriggered, self._on_exit, priority=p)
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -334,8 +361,7 @@ class EntryFlow:
         e.cid = spec.client_order_id
         e.after_cancel = None
         self._by_order[e.cid] = e
-        now = self._clock.timestamp_ns()
-        self._bus.emit(
+        e.submit_id = self._bus.emit(
             SubmitOrder,
             correlation_id=e.correlation_id,
             causation_id=e.causation_id,
@@ -345,17 +371,41 @@ class EntryFlow:
         )
         if self._entries.get(e.key) is not e:
             return  # denied while publishing (the denial already ended the entry)
+        self._arm(e)
+
+    def _arm(self, e: _Entry) -> None:
+        """(Re)start the fill timeout of the working order."""
+        clock = self._clock
+        if e.timer:
+            clock.cancel_timer(e.timer)
+            self._by_timer.pop(e.timer, None)
         e.timer = f"lifecycle.entry.{e.cid}"
         self._by_timer[e.timer] = e
         timeout = int(e.method.entry.fill_timeout_seconds * NANOS_PER_SECOND)
-        self._clock.set_time_alert(e.timer, now + timeout, self._on_timeout)
+        clock.set_time_alert(e.timer, clock.timestamp_ns() + timeout, self._on_timeout)
+
+    def _cancel(self, e: _Entry, causation_id: str) -> None:
+        sid, iid = e.key
+        self._bus.emit(
+            CancelOrder,
+            correlation_id=e.correlation_id,
+            causation_id=causation_id,
+            strategy_id=sid,
+            instrument_id=iid,
+            client_order_id=e.cid,
+        )
 
     def _on_timeout(self, event: TimeEvent) -> None:
         e = self._by_timer.pop(event.name, None)
         if e is None or self._entries.get(e.key) is not e:
             return
+        e.timer = ""
         order = self._execution.order(e.cid)
         if order is None or order.is_closed:
+            return
+        if e.after_cancel is not None:
+            # The last cancel was refused and the order still works: ask again, same decision.
+            self._cancel(e, e.submit_id)
             return
         settings = e.method.entry
         if settings.on_no_fill == "cancel" or e.attempts >= settings.max_attempts:
@@ -367,15 +417,40 @@ class EntryFlow:
                 e.price_raw = clamp_to_band(
                     e.instrument, e.price_raw + step if e.side is OrderSide.BUY else e.price_raw - step
                 )
-        sid, iid = e.key
-        self._bus.emit(
-            CancelOrder,
-            correlation_id=e.correlation_id,
-            causation_id=e.causation_id,
-            strategy_id=sid,
-            instrument_id=iid,
-            client_order_id=e.cid,
-        )
+        self._cancel(e, e.submit_id)
+
+    def _on_cancel_rejected(self, event: OrderCancelRejected) -> None:
+        e = self._by_order.get(event.client_order_id)
+        if (
+            e is None
+            or self._entries.get(e.key) is not e
+            or e.cid != event.client_order_id
+            or e.after_cancel is None
+        ):
+            return  # not a cancel of ours (a breaker's, say): our own timeout still runs
+        order = self._execution.order(e.cid)
+        if order is None or order.is_closed:
+            return  # it closed anyway; that event ends or retries the entry
+        self._arm(e)  # still working: ask again at the next timeout rather than hang
+
+    def _on_exit(self, event: ExitTriggered) -> None:
+        """An exit of the position this entry is building: stop buying into it."""
+        e = self._entries.get((event.strategy_id, event.instrument_id))
+        if e is None:
+            return
+        position = self._portfolio.position(*e.key)
+        if position is None or position.id != event.position_id:
+            return  # about an earlier position, not the one this entry builds
+        e.stopped_by = f"entry: stopped by the {event.reason.value} exit of {event.position_id}"
+        asked = e.after_cancel is not None  # a cancel is on its way (or refused and re-armed)
+        e.after_cancel = "abandon"
+        if asked:
+            return
+        if e.timer:
+            self._clock.cancel_timer(e.timer)
+            self._by_timer.pop(e.timer, None)
+            e.timer = ""
+        self._cancel(e, event.id)
 
     def _on_filled(self, event: OrderFilled) -> None:
         e = self._by_order.get(event.client_order_id)
@@ -392,11 +467,14 @@ class EntryFlow:
             return
         if e.after_cancel == "resubmit" and e.filled_raw < e.target_raw:
             self._by_order.pop(e.cid, None)
+            e.causation_id = event.id  # the retry follows the confirmed cancel
             self._place(e)
             return
         self.abandoned += 1
         attempts = e.attempts
         self._finish(e)
+        if not e.filled_raw:
+            self._monitor.forget(*e.key)  # no position came of it: its method must not watch the next
         sid, iid = e.key
         self._bus.emit(
             EntryAbandoned,
@@ -407,7 +485,8 @@ class EntryFlow:
             method=e.method_name,
             attempts=attempts,
             filled=e.instrument.qty_from_raw(e.filled_raw),
-            reason=(
+            reason=e.stopped_by
+            or (
                 f"entry: not filled after {attempts} attempt{'s' if attempts != 1 else ''} "
                 f"of {e.method.entry.fill_timeout_seconds} s ({e.method.entry.on_no_fill})"
                 if e.after_cancel is not None

@@ -18,8 +18,19 @@ watched position the monitor:
 ``ClosePosition`` (an operator's close) and ``FlattenAll`` (kill switch, circuit breakers)
 become CRITICAL ``ExitTriggered`` at once, for watched and unwatched positions alike.
 
+Exit bookkeeping: the monitor remembers the priority of the exit it last published and, while
+that runs, publishes only a more urgent one. Any ``ExitCompleted`` or ``ExitFailed`` of the
+position ends that: the executor runs one exit per position and a replaced exit ends
+silently, so an end of any of them means none runs now (the executor may have passed over the
+monitor's latest trigger and kept an older exit, whose end carries the older reason).
+
 Supervision: a check that raises is isolated, reported as ``HandlerFailed`` and an ``Alert``
-(``monitor_restarted``), and the position's watch is restarted from the portfolio's position;
+(``monitor_restarted``), and the position's watch is restarted from the portfolio's position,
+keeping what the old watch had decided (its trailing stop, the scale-out levels taken, the
+exit under way, the time of the last update): a restart never moves a stop back. A restart
+that raises too (a custom evaluator that cannot be built again) is reported, raises a
+CRITICAL ``monitor_restart_failed`` alert and leaves the old watch in place, so no error of a
+check ever reaches the clock (it would abort a backtest) and no position goes unwatched;
 a health check every ``health_interval`` raises ``position_stale`` when a position has had no
 update for longer than its method's ``stale_alert_seconds``, and re-arms a watch whose timer
 was lost. In backtests all of this runs on the simulated clock.
@@ -282,16 +293,32 @@ class PositionMonitor:
             return
         self._start_watch(key, position, name, event.ts_event)
 
-    def _start_watch(self, key: _Key, position: Position, name: str, opened_ns: int) -> _Watch:
+    def _start_watch(
+        self, key: _Key, position: Position, name: str, opened_ns: int, previous: _Watch | None = None
+    ) -> _Watch:
+        """Watch ``position``; ``previous`` is the watch a restart replaces (its decisions carry over)."""
         method = self.methods[name]
         watch = _Watch(key, position, name, method, opened_ns, self._evaluator_factory(method))
-        watch.watched.last_update_ns = self._clock.timestamp_ns()
+        watched = watch.watched
+        watched.last_update_ns = self._clock.timestamp_ns()
+        if previous is not None and previous.position_id == position.id:
+            old = previous.watched
+            # A fresh trailing stop would trail from the entry again: the stop would move back.
+            watched.trailing = old.trailing
+            for level in old.scale_outs_taken:
+                watched.take_scale_out(level)  # taken levels are not sold twice
+            watched.last_update_ns = old.last_update_ns  # a restart is no market update
+            watch.stale_alerted = previous.stale_alerted
+            watch.exit_reason, watch.exit_priority = previous.exit_reason, previous.exit_priority
         self._watches[key] = watch
         self._by_timer[watch.timer] = watch
         self._by_instrument.setdefault(key[1], []).append(watch)
         mark = self._prices.last_raw(key[1])
         if mark is not None:
             self._mark(watch, mark, self._atr_raw(key[1], watch.method))
+            # Already inside the band: the first check comes at the urgent interval too (_mark
+            # only shortens an armed wait, and repeated prices skip it).
+            watch.urgent = watched.near_stop_or_target(mark)
         self._arm(watch, self._interval(watch))
         return watch
 
@@ -335,12 +362,14 @@ class PositionMonitor:
         self._on_price(iid, bar.close.raw, bar.ts_event)
 
     def _on_price(self, iid: InstrumentId, price_raw: int, ts_event: int) -> None:
-        watches = self._by_instrument.get(iid)
-        if not watches:
-            return
+        # Volatility is the market's, watched or not: fed only while a position is open, the
+        # first price after a flat spell would make one "return" of the whole gap, a spike.
         for (vol_iid, _rule), tracker in self._vol.items():
             if vol_iid == iid:
                 tracker.update(price_raw)
+        watches = self._by_instrument.get(iid)
+        if not watches:
+            return
         for watch in tuple(watches):
             self._mark(watch, price_raw, self._atr_raw(iid, watch.method), ts_event)
             if watch.awaiting_price:
@@ -490,8 +519,11 @@ class PositionMonitor:
         )
 
     def _on_exit_done(self, event: ExitCompleted | ExitFailed) -> None:
+        # Any end of an exit of the position, whatever its reason: when the executor passed
+        # over the monitor's latest (more urgent but smaller) trigger, the exit that ends is
+        # an older one, and waiting for the latest reason would silence the position for good.
         watch = self._watches.get((event.strategy_id, event.instrument_id))
-        if watch is not None and watch.position_id == event.position_id and watch.exit_reason is event.reason:
+        if watch is not None and watch.position_id == event.position_id:
             watch.exit_reason = None
             watch.exit_priority = None
 
@@ -555,8 +587,20 @@ class PositionMonitor:
         position = self._portfolio.position(*key)
         if position is None or not position.net_raw:
             return
-        fresh = self._start_watch(key, position, watch.method_name, watch.watched.opened_ns)
-        fresh.exit_reason, fresh.exit_priority = watch.exit_reason, watch.exit_priority
+        try:
+            self._start_watch(key, position, watch.method_name, watch.watched.opened_ns, watch)
+        except Exception as again:  # noqa: BLE001 - runs on the clock: an error here would abort a backtest
+            self._bus.report_failure("PositionMonitor.restart", f"watch of {watch.position_id}", again)
+            self._reinstate(watch)
+            self._alert(
+                AlertSeverity.CRITICAL,
+                "monitor_restart_failed",
+                f"the watch of {watch.position_id} raised {type(exc).__name__}: {exc}, and its restart "
+                f"raised {type(again).__name__}: {again}; the old watch goes on",
+                key[1],
+                None,
+            )
+            return
         self._alert(
             AlertSeverity.WARNING,
             "monitor_restarted",
@@ -564,6 +608,16 @@ class PositionMonitor:
             key[1],
             None,
         )
+
+    def _reinstate(self, watch: _Watch) -> None:
+        """Put ``watch`` back (its replacement could not be built): never leave a position unwatched."""
+        current = self._watches.get(watch.key)
+        if current is not None and current is not watch:
+            self._stop_watch(current)  # a replacement half built before it raised
+        self._watches[watch.key] = watch
+        self._by_timer[watch.timer] = watch
+        self._by_instrument.setdefault(watch.key[1], []).append(watch)
+        self._arm(watch, self._interval(watch))
 
     def _on_health(self, event: TimeEvent) -> None:
         now = self._clock.timestamp_ns()
@@ -605,6 +659,3 @@ class PositionMonitor:
             message=message,
             instrument_id=instrument_id,
         )
-
-    def _publish(self, message: Message) -> None:
-        self._bus.publish(message)

@@ -309,8 +309,10 @@ class BacktestEngine:
         bid = ask = None
         if isinstance(latest, QuoteTick):
             bid, ask = latest.bid_price, latest.ask_price
-            # The mid, on the tick grid (an odd spread in ticks puts the exact mid between ticks).
-            price = instrument.price_from_raw(instrument.round_price_raw((bid.raw + ask.raw) // 2, up=False))
+            # The exact mid, as the price cache and the monitor take it from the quote itself
+            # (an odd spread in ticks puts it between ticks): refreshing a quote must not move
+            # the mark, or a stop on the tick below the mid would fire on the refresh alone.
+            price = instrument.exact_price((bid.raw + ask.raw) // 2)
         elif isinstance(latest, TradeTick):
             price = latest.price
         elif isinstance(latest, Bar):
