@@ -324,7 +324,11 @@ class ExitExecutor:
                 ex = self._new_exit(event, position)
                 self._exits[key] = ex
                 self._start(ex, event.id)
-            elif event.priority < active.trigger.priority and event.quantity.raw >= self._to_close(active):
+            elif event.priority < active.trigger.priority and event.quantity.raw >= min(
+                self._to_close(active), abs(position.net_raw)
+            ):
+                # More urgent and at least what is still open (the position may have shrunk
+                # under the running exit): the new exit takes over.
                 self._supersede(active, event, position)
             else:
                 self.ignored += 1

@@ -16,6 +16,7 @@ from tradeloop.core.ids import InstrumentId, StrategyId
 from tradeloop.core.message import Message
 from tradeloop.lifecycle import (
     EntryAbandoned,
+    ExitCompleted,
     ExitFailed,
     ExitReason,
     LifecycleConfig,
@@ -223,7 +224,7 @@ def test_a_retried_entry_order_is_caused_by_the_cancel_of_the_order_it_replaces(
 # -- monitor: exit bookkeeping -----------------------------------------------------------------
 
 
-def test_a_stop_loss_passed_over_during_another_exit_fires_once_that_exit_fails() -> None:
+def test_a_stop_loss_for_a_position_shrunk_under_a_running_exit_takes_over_at_once() -> None:
     class BuyThenTrim(OpenOnce):
         """Buys 100 at the first quote, sells 50 itself at t=6 s."""
 
@@ -235,10 +236,9 @@ def test_a_stop_loss_passed_over_during_another_exit_fires_once_that_exit_fails(
             elif tick.ts_event == T0 + 6 * SEC:
                 self.submit_order(factory.market(tick.instrument_id, OrderSide.SELL, ABC.make_qty(50)))
 
-    # The max-holding exit (LOW) starts at 4 s with a limit that never fills and gives up at
-    # 24 s. The stop loss fires at 10 s, for the 50 left: smaller than what the LOW exit set
-    # out to close, so the executor passes it over. Once the LOW exit fails, the stop loss
-    # must be published again.
+    # The max-holding exit (LOW) starts at 4 s with a limit that never fills. The strategy
+    # sells 50 itself; the stop loss fires at 10 s for the 50 left - less than the LOW exit set
+    # out to close, but all that is still open - so it replaces the LOW exit at once.
     method = {
         "monitor": FAST,
         "exits": {"stop_loss_pct": 15, "max_holding_seconds": 3},
@@ -257,11 +257,11 @@ def test_a_stop_loss_passed_over_during_another_exit_fires_once_that_exit_fails(
         BuyThenTrim(OpenConfig(method="m")),
         faults=FaultConfig(never_fill_limit_orders=True),
     )
-    (failed,) = of(ExitFailed, seen)
-    assert failed.reason is ExitReason.MAX_HOLDING
-    after = exits(seen[seen.index(failed) :])
-    assert after
-    assert after[0].reason is ExitReason.STOP_LOSS
+    assert [t.reason for t in exits(seen)] == [ExitReason.MAX_HOLDING, ExitReason.STOP_LOSS]
+    assert of(ExitFailed, seen) == []
+    (done,) = of(ExitCompleted, seen)
+    assert done.reason is ExitReason.STOP_LOSS
+    assert done.ts_event < T0 + 15 * SEC
     assert engine.portfolio is not None
     assert engine.portfolio.is_flat()
 
