@@ -26,33 +26,20 @@ from typing import Any, Literal
 
 from tradeloop.analysis.records import EquityPoint, TradeRecord
 from tradeloop.analysis.statistics import Statistics, compute_statistics
-from tradeloop.core.bus import BusStats, MessageBus
+from tradeloop.core.bus import BusStats
 from tradeloop.core.clock import NANOS_PER_SECOND, SimulatedClock
 from tradeloop.core.component import ComponentState
 from tradeloop.core.errors import TradeloopError
-from tradeloop.core.ids import AccountId, IdFactory, InstrumentId, Venue
+from tradeloop.core.ids import InstrumentId, Venue
 from tradeloop.core.message import Data
-from tradeloop.execution.engine import ExecutionEngine
-from tradeloop.lifecycle.book import PriceCache
-from tradeloop.lifecycle.entry import EntryFlow
-from tradeloop.lifecycle.events import PriceRequested
-from tradeloop.lifecycle.exit_executor import ExitExecutor
 from tradeloop.lifecycle.exits import ExitEvaluator
 from tradeloop.lifecycle.methods import LifecycleConfig, MethodConfig
-from tradeloop.lifecycle.monitor import PositionMonitor
-from tradeloop.model.account import Account
-from tradeloop.model.data import Bar, PriceSnapshot, QuoteTick, TradeTick
-from tradeloop.model.events import ComponentStateChanged
-from tradeloop.model.instruments import Instrument
+from tradeloop.model.data import Bar, QuoteTick, TradeTick
 from tradeloop.model.objects import Money, raw_to_decimal
-from tradeloop.portfolio.portfolio import Portfolio
-from tradeloop.risk.breakers import CircuitBreakers
 from tradeloop.risk.config import RiskConfig
-from tradeloop.risk.engine import RiskEngine
-from tradeloop.runtime.data_router import DataRouter
+from tradeloop.runtime.kernel import Kernel
 from tradeloop.store.event_log import SqliteEventLog
-from tradeloop.strategy.strategy import Strategy, StrategyContext
-from tradeloop.venues.simulated import SimulatedExchange, SimulatedVenueConfig
+from tradeloop.venues.simulated import SimulatedExchange
 
 __all__ = ["BacktestEngine", "BacktestResult"]
 
@@ -93,17 +80,17 @@ class BacktestResult:
         return sum(self.bus.published.values())
 
 
-class BacktestEngine:
-    """Wires bus, risk, execution, portfolio, strategies and simulated venues; runs data.
+class BacktestEngine(Kernel):
+    """A :class:`~tradeloop.runtime.kernel.Kernel` on a simulated clock, driven by recorded data.
 
     Parameters
     ----------
     seed:
-        Seeds message ids (and nothing else: venues take their own seeds in their config).
+        Seeds the id factory: the same seed gives the same ids and event log.
     risk:
-        Pre-trade risk limits.
+        Risk limits; ``None`` means no limits.
     event_log:
-        Path of a new SQLite event log to write, or ``None`` for no log.
+        Path of the run's SQLite event log (must not exist); ``None`` keeps no log.
     event_log_batch:
         Messages per written batch (and the size at which the run hands a batch over).
     event_log_writer:
@@ -115,13 +102,8 @@ class BacktestEngine:
         Latest messages the bus keeps in ``bus.history`` (0 keeps none).
     run_id:
         Name of the run in results and reports.
-    lifecycle:
-        Methods of the position lifecycle. With methods (or a strategy naming one) the engine
-        adds the entry flow, the position monitor and the exit executor; without, none of
-        them runs and no per-price cost is paid.
-    exit_evaluator:
-        Builds the exit evaluator of each method (default
-        :class:`~tradeloop.lifecycle.exits.ExitEvaluator`); a subclass adds exit rules of its own.
+    lifecycle, exit_evaluator:
+        The position lifecycle's methods and exit evaluator factory (see :class:`Kernel`).
     """
 
     def __init__(
@@ -138,49 +120,27 @@ class BacktestEngine:
         lifecycle: LifecycleConfig | None = None,
         exit_evaluator: Callable[[MethodConfig], ExitEvaluator] = ExitEvaluator,
     ) -> None:
-        self._exit_evaluator = exit_evaluator
+        self.clock: SimulatedClock = SimulatedClock()
+        super().__init__(
+            self.clock,
+            seed=seed,
+            risk=risk,
+            equity_sample_ns=equity_sample_ns,
+            history_size=history_size,
+            lifecycle=lifecycle,
+            exit_evaluator=exit_evaluator,
+        )
         self.run_id = run_id
-        self.clock = SimulatedClock()
-        self.ids = IdFactory(seed)
-        self.bus = MessageBus(self.clock, self.ids, history_size=history_size)
         self._log_path = Path(event_log) if event_log is not None else None
         if self._log_path is not None and self._log_path.exists():
             raise TradeloopError(f"event log {self._log_path} already exists; a run writes a new log")
         self._log_batch = event_log_batch
         self._log_writer: Literal["process", "inline"] = event_log_writer
         self._log: SqliteEventLog | None = None  # opened by run(), closed when it ends
-        self.execution = ExecutionEngine(self.bus, self.clock, self.ids)
-        self._risk_config = risk or RiskConfig()
-        self._equity_sample_ns = equity_sample_ns
-        self.instruments: dict[InstrumentId, Instrument] = {}
-        self.venues: dict[Venue, SimulatedExchange] = {}
-        self._venue_configs: dict[Venue, SimulatedVenueConfig] = {}
-        self.router = DataRouter(self.bus, self.instruments)
         self._streams: list[Sequence[Data]] = []
-        self.strategies: list[Strategy] = []
-        self.portfolio: Portfolio | None = None
-        self.risk: RiskEngine | None = None
-        self.breakers: CircuitBreakers | None = None
-        self._lifecycle = lifecycle or LifecycleConfig()
-        self.prices: PriceCache | None = None
-        self.monitor: PositionMonitor | None = None
-        self.exits: ExitExecutor | None = None
-        self.entries: EntryFlow | None = None
         self._ran = False
 
     # -- setup -----------------------------------------------------------------------------
-
-    def add_instrument(self, instrument: Instrument) -> None:
-        if instrument.id in self.instruments and self.instruments[instrument.id] != instrument:
-            raise TradeloopError(f"instrument {instrument.id} is already added with other settings")
-        self.instruments[instrument.id] = instrument
-
-    def add_venue(self, venue: str, config: SimulatedVenueConfig) -> None:
-        """Add a simulated venue; its instruments are those whose id ends in ``.venue``."""
-        v = Venue(venue)
-        if v in self._venue_configs:
-            raise TradeloopError(f"venue {venue} is already added")
-        self._venue_configs[v] = config
 
     def add_data(self, data: Sequence[Data]) -> None:
         """Add one stream of market data, in non-decreasing ``ts_init`` order."""
@@ -202,144 +162,6 @@ class BacktestEngine:
             raise TradeloopError(f"data for {iid}, which was not added as an instrument")
         spec = item.spec if isinstance(item, Bar) else None
         self.router.declare(type(item), iid, spec)
-
-    def add_strategy(self, strategy: Strategy) -> None:
-        if any(s.id == strategy.id for s in self.strategies):
-            raise TradeloopError(f"two strategies share the id {strategy.id}; give each a strategy_id")
-        self.strategies.append(strategy)
-
-    # -- the run ---------------------------------------------------------------------------
-
-    def _build(self) -> None:
-        if not self._venue_configs:
-            raise TradeloopError("add a venue before running")
-        currencies = {cfg.starting_balances.currency for cfg in self._venue_configs.values()}
-        if len(currencies) != 1:
-            raise TradeloopError(f"venues start in several currencies {sorted(currencies)}; use one")
-        total = sum(cfg.starting_balances.raw for cfg in self._venue_configs.values())
-        currency = currencies.pop()
-        if len(self._venue_configs) == 1:
-            ((venue_name, only),) = self._venue_configs.items()
-            account_id = AccountId(only.account_id or f"{venue_name}-001")
-        else:
-            account_id = AccountId("-".join(sorted(self._venue_configs)) + "-001")
-        account = Account(account_id, Money(total, currency))
-        for venue, cfg in self._venue_configs.items():
-            own = [i for i in self.instruments.values() if i.venue == venue]
-            exchange = SimulatedExchange(
-                venue, bus=self.bus, clock=self.clock, ids=self.ids, instruments=own, config=cfg
-            )
-            self.venues[venue] = exchange
-            self.execution.register_client(exchange)
-        self.portfolio = Portfolio(
-            self.bus,
-            self.clock,
-            self.ids,
-            account,
-            self.instruments.values(),
-            equity_sample_ns=self._equity_sample_ns,
-        )
-        self.risk = RiskEngine(
-            self.bus, self.clock, self.ids, self.portfolio, self.execution, self._risk_config
-        )
-        self.breakers = CircuitBreakers(
-            self.bus, self.clock, self.ids, self.risk, self.portfolio, self.execution
-        )
-        self._build_lifecycle()
-        context = StrategyContext(
-            bus=self.bus,
-            clock=self.clock,
-            ids=self.ids,
-            portfolio=self.portfolio,
-            execution=self.execution,
-            instruments=self.instruments,
-            data=self.router,
-        )
-        for strategy in self.strategies:
-            strategy.register(context)
-            strategy.set_transition_listener(self._on_transition)
-
-    def _build_lifecycle(self) -> None:
-        strategy_methods = {s.id: s.config.method for s in self.strategies if s.config.method is not None}
-        if not self._lifecycle.methods and not strategy_methods:
-            return
-        assert self.portfolio is not None
-        assert self.risk is not None
-        methods = self._lifecycle.methods
-        for sid, name in strategy_methods.items():
-            if name not in methods:
-                known = ", ".join(sorted(methods)) or "none"
-                raise TradeloopError(f"strategy {sid}: unknown method {name!r} (known: {known})")
-        self.prices = PriceCache(self.bus, self.clock)
-        self.monitor = PositionMonitor(
-            self.bus,
-            self.clock,
-            self.ids,
-            self.portfolio,
-            self.prices,
-            methods,
-            strategy_methods=strategy_methods,
-            evaluator_factory=self._exit_evaluator,
-        )
-        self.exits = ExitExecutor(
-            self.bus, self.clock, self.ids, self.execution, self.portfolio, self.prices, self.monitor.methods
-        )
-        self.entries = EntryFlow(
-            self.bus,
-            self.clock,
-            self.ids,
-            self.portfolio,
-            self.execution,
-            self.risk,
-            self.prices,
-            self.monitor,
-            methods,
-        )
-        self.bus.subscribe(PriceRequested, self._answer_price_request)
-
-    def _answer_price_request(self, request: PriceRequested) -> None:
-        """A stale price: the simulated venue's latest, stamped now (a REST snapshot in life)."""
-        iid = request.instrument_id
-        instrument = self.instruments.get(iid)
-        venue = self.venues.get(Venue(instrument.venue)) if instrument is not None else None
-        latest = venue.last_data(iid) if venue is not None else None
-        if latest is None:
-            return  # nothing known yet: the monitor asks again at its next check
-        assert instrument is not None
-        bid = ask = None
-        if isinstance(latest, QuoteTick):
-            bid, ask = latest.bid_price, latest.ask_price
-            # The exact mid, as the price cache and the monitor take it from the quote itself
-            # (an odd spread in ticks puts it between ticks): refreshing a quote must not move
-            # the mark, or a stop on the tick below the mid would fire on the refresh alone.
-            price = instrument.exact_price((bid.raw + ask.raw) // 2)
-        elif isinstance(latest, TradeTick):
-            price = latest.price
-        elif isinstance(latest, Bar):
-            price = latest.close
-        else:
-            return
-        now = self.clock.timestamp_ns()
-        self.bus.publish(
-            PriceSnapshot(
-                ts_event=latest.ts_event, ts_init=now, instrument_id=iid, price=price, bid=bid, ask=ask
-            )
-        )
-
-    def _on_transition(self, name: str, old: ComponentState, new: ComponentState) -> None:
-        now = self.clock.timestamp_ns()
-        corr = self.ids.new_id()
-        self.bus.publish(
-            ComponentStateChanged(
-                id=corr,
-                correlation_id=corr,
-                ts_event=now,
-                ts_init=now,
-                component=name,
-                previous=old.value,
-                state=new.value,
-            )
-        )
 
     def _merged(self) -> Iterator[Data]:
         if len(self._streams) == 1:
@@ -363,7 +185,7 @@ class BacktestEngine:
             self._log = SqliteEventLog(self._log_path, batch_size=self._log_batch, writer=self._log_writer)
             self.bus.add_recorder(self._log.append)  # flushed by the run loop (maybe_flush)
         try:
-            self._build()
+            self.build()
             for strategy in self.strategies:
                 try:
                     strategy.start()
