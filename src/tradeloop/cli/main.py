@@ -6,12 +6,14 @@ config file, an unknown key, malformed data) instead of a traceback.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from pathlib import Path
 from typing import Annotated
 
 import typer
+import yaml
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -22,7 +24,8 @@ from tradeloop.cli.config_cmd import config_app
 from tradeloop.config.loader import load_config
 from tradeloop.core.errors import TradeloopError
 from tradeloop.runtime.build import SAMPLE_CONFIG, run_backtest
-from tradeloop.runtime.config import BacktestConfig
+from tradeloop.runtime.config import BacktestConfig, PaperConfig
+from tradeloop.runtime.paper import PaperNode
 from tradeloop.store.event_log import content_hash
 
 __all__ = ["app"]
@@ -43,6 +46,62 @@ def _fail(message: str) -> typer.Exit:
     # Escaped: a path or value may contain "[...]"; soft wrap: one line per problem, not 80 columns.
     err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True, soft_wrap=True)
     return typer.Exit(code=2)
+
+
+@app.command()
+def paper(
+    config: Annotated[
+        Path | None,
+        typer.Argument(help="YAML config file (default: the sample crossover on the shipped ES data)."),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a config key: --set risk.max_daily_loss=500 (repeatable)."),
+    ] = None,
+    speed: Annotated[
+        float | None,
+        typer.Option("--speed", help="Replay speed of the market data (60: an hour a minute)."),
+    ] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option("--metrics-port", help="Port of /metrics and /health (0: any free port).")
+    ] = None,
+) -> None:
+    """Run a paper-trading node: the backtest's components on the live clock, until the data
+    ends or SIGINT/SIGTERM (a second signal exits at once). Edits of CONFIG apply live."""
+    overrides = list(set_ or [])
+    if speed is not None:
+        overrides.append(f"node.speed={speed}")
+    if metrics_port is not None:
+        overrides.append(f"node.metrics_port={metrics_port}")
+    try:
+        if config is None:
+            base = yaml.safe_load(SAMPLE_CONFIG)
+            cfg = load_config(PaperConfig, base=base, overrides=["node.speed=60", *overrides])
+        else:
+            cfg = load_config(PaperConfig, config, overrides=overrides)
+        node = PaperNode(cfg, config_path=config, overrides=overrides)
+        result = asyncio.run(node.run())
+    except TradeloopError as exc:
+        raise _fail(str(exc)) from None
+    except OSError as exc:
+        raise _fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
+    table = Table(title=f"tradeloop paper: {cfg.run.name}", show_header=False, title_justify="left")
+    table.add_column("metric", style="bold")
+    table.add_column("value", justify="right")
+    for name, value in (
+        ("stopped by", result.stopped_by),
+        ("market data delivered", f"{result.delivered:,}"),
+        ("orders", f"{result.orders:,}"),
+        ("fills", f"{result.fills:,}"),
+        ("final equity", str(result.final_equity)),
+        ("realized P&L (net)", str(result.realized_pnl)),
+        ("working orders left", str(result.open_orders_at_stop)),
+        ("alerts", str(len(result.alerts))),
+    ):
+        table.add_row(name, value)
+    console.print(table)
+    if result.event_log_path is not None:
+        console.print(f"event log: {result.event_log_path}")
 
 
 @app.command()

@@ -223,6 +223,7 @@ class PositionMonitor:
         self.price_requests = 0
         """Fresh prices requested because the cached one was stale."""
         self.exits_triggered = 0
+        self._exits_by_reason: dict[str, int] = {}
         self.stale_alerts = 0
         p = PRIORITY_MONITOR
         bus.subscribe(PositionOpened, self._on_opened, priority=p)
@@ -247,6 +248,13 @@ class PositionMonitor:
         if method not in self.methods:
             raise KeyError(f"unknown method {method!r} (known: {', '.join(sorted(self.methods))})")
         self._expected[(strategy_id, instrument_id)] = method
+
+    def _count_exit(self, reason: ExitReason) -> None:
+        self._exits_by_reason[reason.value] = self._exits_by_reason.get(reason.value, 0) + 1
+
+    def exits_by_reason(self) -> dict[str, int]:
+        """Exits triggered so far, by reason (``{"STOP_LOSS": 3, ...}``)."""
+        return dict(self._exits_by_reason)
 
     def forget(self, strategy_id: StrategyId, instrument_id: InstrumentId) -> None:
         """Drop an expectation set by :meth:`expect` (the entry ended without a fill)."""
@@ -505,6 +513,7 @@ class PositionMonitor:
         watch.exit_reason = signal.reason
         watch.exit_priority = signal.priority
         self.exits_triggered += 1
+        self._count_exit(signal.reason)
         position = watch.watched.position
         self._bus.emit(
             ExitTriggered,
@@ -561,6 +570,7 @@ class PositionMonitor:
             watch.exit_reason = reason
             watch.exit_priority = priority
         self.exits_triggered += 1
+        self._count_exit(reason)
         cause_id = getattr(cause, "id", None)
         correlation = getattr(cause, "correlation_id", None) or self._ids.new_id()
         self._bus.emit(

@@ -396,6 +396,36 @@ class RiskEngine:
 
     # -- counters --------------------------------------------------------------------------
 
+    def limit_utilisation(self) -> dict[str, float]:
+        """How much of each configured limit the current state uses (``1.0``: at the limit).
+
+        For metrics and dashboards: the largest net position against its quantity limit, gross
+        exposure, the day's loss, open orders and the order-rate window. Limits that are off
+        are left out.
+        """
+        limits = self._limits
+        portfolio = self._portfolio
+        out: dict[str, float] = {}
+        if limits.position_qty is not None or limits.position_qty_by:
+            worst = 0.0
+            for position in portfolio.positions_open():
+                iid = position.instrument.id
+                limit = limits.position_qty_by.get(iid, limits.position_qty)
+                if limit:
+                    worst = max(worst, abs(portfolio.net_position_raw(iid)) / limit)
+            out["max_position_quantity"] = worst
+        if limits.gross_exposure:
+            out["max_gross_exposure"] = portfolio.gross_exposure_raw() / limits.gross_exposure
+        if limits.daily_loss:
+            out["max_daily_loss"] = max(0, -portfolio.daily_pnl_raw()) / limits.daily_loss
+        if limits.open_orders:
+            out["max_open_orders"] = self._execution.open_order_count() / limits.open_orders
+        if limits.order_rate:
+            cutoff = self._clock.timestamp_ns() - limits.rate_window_ns
+            recent = sum(1 for ts in self._approvals if ts > cutoff)
+            out["max_order_rate"] = recent / limits.order_rate
+        return out
+
     def denied_by_check(self) -> dict[str, int]:
         """How many commands each check denied (``{"max_order_quantity": 2, ...}``)."""
         return dict(self._denied)

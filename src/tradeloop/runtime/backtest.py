@@ -144,24 +144,8 @@ class BacktestEngine(Kernel):
 
     def add_data(self, data: Sequence[Data]) -> None:
         """Add one stream of market data, in non-decreasing ``ts_init`` order."""
-        if not data:
-            raise TradeloopError("add_data got an empty stream")
-        prev = -1
-        for i, item in enumerate(data):
-            ts = item.ts_init
-            if ts < prev:
-                raise TradeloopError(f"data stream is out of order at item {i}: {ts} < {prev}")
-            prev = ts
-            if i == 0 or type(item) is not type(data[i - 1]) or _iid(item) != _iid(data[i - 1]):
-                self._declare(item)
+        self.declare_data(data)
         self._streams.append(data)
-
-    def _declare(self, item: Data) -> None:
-        iid = _iid(item)
-        if iid not in self.instruments:
-            raise TradeloopError(f"data for {iid}, which was not added as an instrument")
-        spec = item.spec if isinstance(item, Bar) else None
-        self.router.declare(type(item), iid, spec)
 
     def _merged(self) -> Iterator[Data]:
         if len(self._streams) == 1:
@@ -299,7 +283,3 @@ class BacktestEngine(Kernel):
             strategies=[s.id for s in self.strategies],
             instruments=sorted(self.instruments),
         )
-
-
-def _iid(item: Data) -> InstrumentId:
-    return item.instrument_id  # type: ignore[attr-defined, no-any-return]

@@ -41,6 +41,7 @@ from tradeloop.runtime.config import (
     StrategyEntry,
     VenueSettings,
 )
+from tradeloop.runtime.kernel import Kernel
 from tradeloop.strategy.config import StrategyConfig
 from tradeloop.strategy.strategy import Strategy
 from tradeloop.venues.simulated import AccountType, FeeModel, FillModel, LatencyModel, SimulatedVenueConfig
@@ -50,6 +51,7 @@ __all__ = [
     "LoadedData",
     "RunOutcome",
     "build_engine",
+    "configure_kernel",
     "load_data",
     "load_strategy",
     "run_backtest",
@@ -271,9 +273,15 @@ def build_engine(
         run_id=cfg.run.name,
         lifecycle=cfg.lifecycle,
     )
-    engine.add_instrument(instrument)
-    engine.add_venue(instrument.venue, venue_config(cfg.venue))
+    configure_kernel(engine, cfg, instrument)
     engine.add_data(data)
+    return engine
+
+
+def configure_kernel(kernel: Kernel, cfg: BacktestConfig, instrument: Instrument) -> None:
+    """Add the config's instrument, its venue and its strategies to a kernel (not yet built)."""
+    kernel.add_instrument(instrument)
+    kernel.add_venue(instrument.venue, venue_config(cfg.venue))
     for entry in cfg.strategies:
         strategy = load_strategy(entry)
         method = strategy.config.method
@@ -282,8 +290,7 @@ def build_engine(
             raise ConfigError(
                 f"strategies ({entry.class_path}).config.method: unknown method {method!r} (known: {known})"
             )
-        engine.add_strategy(strategy)
-    return engine
+        kernel.add_strategy(strategy)
 
 
 def run_backtest(

@@ -9,7 +9,7 @@ live node's feed delivers it on the wall clock (:meth:`Kernel.deliver`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from tradeloop.core.bus import LaneCapacity, MessageBus
 from tradeloop.core.clock import NANOS_PER_SECOND, Clock
@@ -127,8 +127,9 @@ class Kernel:
 
     # -- building ----------------------------------------------------------------------------
 
-    def build(self) -> None:
-        """Create the venues, portfolio, risk engine, breakers, lifecycle and register strategies."""
+    def build(self, *, register_strategies: bool = True) -> None:
+        """Create the venues, portfolio, risk engine, breakers and lifecycle, and register the
+        strategies (unless a service registers them: ``register_strategies=False``)."""
         if self._built:
             raise TradeloopError("this node is already built")
         if not self._venue_configs:
@@ -169,7 +170,17 @@ class Kernel:
             self.bus, self.clock, self.ids, self.risk, self.portfolio, self.execution
         )
         self._build_lifecycle()
-        context = StrategyContext(
+        if register_strategies:
+            context = self.context()
+            for strategy in self.strategies:
+                strategy.register(context)
+                strategy.set_transition_listener(self._on_transition)
+
+    def context(self) -> StrategyContext:
+        """What strategies are registered with (after :meth:`build`)."""
+        if self.portfolio is None:
+            raise TradeloopError("build the kernel before asking for its strategy context")
+        return StrategyContext(
             bus=self.bus,
             clock=self.clock,
             ids=self.ids,
@@ -178,9 +189,6 @@ class Kernel:
             instruments=self.instruments,
             data=self.router,
         )
-        for strategy in self.strategies:
-            strategy.register(context)
-            strategy.set_transition_listener(self._on_transition)
 
     def _build_lifecycle(self) -> None:
         strategy_methods = {s.id: s.config.method for s in self.strategies if s.config.method is not None}
@@ -263,6 +271,26 @@ class Kernel:
                 state=new.value,
             )
         )
+
+    def declare_data(self, data: Sequence[Data]) -> None:
+        """Tell the data router what a stream holds (so strategies may subscribe to it), after
+        checking it is in non-decreasing ``ts_init`` order and of known instruments."""
+        if not data:
+            raise TradeloopError("a data stream is empty")
+        prev = -1
+        last_key: tuple[type, InstrumentId] | None = None
+        for i, item in enumerate(data):
+            ts = item.ts_init
+            if ts < prev:
+                raise TradeloopError(f"data stream is out of order at item {i}: {ts} < {prev}")
+            prev = ts
+            iid: InstrumentId = item.instrument_id  # type: ignore[attr-defined]
+            key = (type(item), iid)
+            if key != last_key:
+                last_key = key
+                if iid not in self.instruments:
+                    raise TradeloopError(f"data for {iid}, which was not added as an instrument")
+                self.router.declare(type(item), iid, item.spec if isinstance(item, Bar) else None)
 
     # -- driving -----------------------------------------------------------------------------
 

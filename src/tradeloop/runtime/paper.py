@@ -1,0 +1,419 @@
+"""The paper-trading node: the backtest's components on the live clock, under an orchestrator.
+
+``PaperNode(config).run()`` builds the same :class:`~tradeloop.runtime.kernel.Kernel` a
+backtest builds (strategies, risk, execution, portfolio, lifecycle, simulated venue) on a
+:class:`~tradeloop.core.clock.LiveClock`, and runs it on asyncio:
+
+- **market data**: the configured data (the shipped sample by default) replayed as a live
+  feed would deliver it: the clock starts at the first timestamp and runs ``node.speed`` times
+  faster than the wall clock; each message is delivered when the clock reaches it (its venue
+  matches it first, then the bus publishes it, as in the backtest). The feed is a service: if
+  it crashes it is restarted and resumes where it stopped;
+- **services** (:mod:`tradeloop.runtime.services`): trade execution (authorisation), the
+  strategies and the market data, started in dependency order, health-checked, restarted with
+  backoff, stopped in reverse;
+- **the event log**: every message, written by a child process, flushed on a timer;
+- **observability**: structured logs, and ``/metrics`` and ``/health`` on ``node.metrics_port``;
+- **hot reload**: edits of the config file are validated and applied live (risk limits, log
+  levels) or rejected with the running config kept (:mod:`tradeloop.runtime.reload`).
+
+Handlers stay synchronous: I/O (the feed's waiting, the store's writes, HTTP) runs in tasks and
+comes back as messages. Shutdown (``SIGINT``/``SIGTERM`` or the end of the data): stop intake,
+drain the bus, cancel or keep working orders (``node.on_shutdown``), stop the services, flush
+and close the store. A second signal exits at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tradeloop.config.snapshots import SnapshotStore
+from tradeloop.core.clock import NANOS_PER_SECOND, LiveClock
+from tradeloop.core.errors import TradeloopError
+from tradeloop.core.message import Data
+from tradeloop.model.commands import CancelAllOrders
+from tradeloop.model.events import Alert, AlertSeverity
+from tradeloop.model.objects import Money
+from tradeloop.observe.http import MetricsServer
+from tradeloop.observe.logging import configure_logging, set_levels
+from tradeloop.observe.metrics import NodeMetrics, NodeSnapshot
+from tradeloop.risk.breakers import BREAKERS
+from tradeloop.runtime.build import LoadedData, configure_kernel, load_data
+from tradeloop.runtime.config import PaperConfig
+from tradeloop.runtime.kernel import Kernel
+from tradeloop.runtime.reload import CallbackApplier, ConfigReloader, RiskApplier
+from tradeloop.runtime.services import (
+    MarketDataService,
+    Orchestrator,
+    StrategyService,
+    TradeExecutionService,
+)
+from tradeloop.store.event_log import SqliteEventLog
+
+__all__ = ["IMMUTABLE_KEYS", "PaperNode", "PaperResult"]
+
+IMMUTABLE_KEYS = {
+    "venue": "the venue cannot change while orders may be working; restart the node",
+    "data": "the market data source cannot change live; restart the node",
+    "run": "the run's identity and output folder are fixed for its life",
+    "node": "node settings (speed, ports, shutdown) apply at start; restart the node",
+    "strategies": "strategies are loaded at start; restart the node to change them",
+    "lifecycle": "methods are bound to open positions; restart the node to change them",
+    "logging.format": "the log format is set at start; restart the node to change it",
+}
+"""Config sections that cannot change while the node runs, with the reason a change is refused."""
+
+_OVERLOAD_LAG_NS = NANOS_PER_SECOND // 2
+"""Wall-clock lag of the feed behind its schedule that counts as overload."""
+_OVERLOAD_SECONDS = 5.0
+"""How long the lag must last before an overload alert."""
+
+
+@dataclass(slots=True)
+class PaperResult:
+    """What a finished paper session did."""
+
+    delivered: int
+    orders: int
+    fills: int
+    final_equity: Money
+    realized_pnl: Money
+    event_log_path: Path | None
+    stopped_by: str
+    open_orders_at_stop: int
+    alerts: list[str] = field(default_factory=list)
+
+
+class PaperNode:
+    """A paper-trading node.
+
+    Parameters
+    ----------
+    config:
+        The node's validated config.
+    config_path:
+        The file it was loaded from (watched for hot reload when ``node.watch_config``).
+    overrides:
+        The ``--set`` overrides it was loaded with (applied again on every reload).
+    loaded:
+        Market data already loaded (default: what ``config.data`` names).
+    event_log:
+        Where to write the event log (default: ``<run.output_dir>/<run.name>/events.sqlite``,
+        replacing an older one); ``None`` with ``log.enabled: false``.
+    feed:
+        A market-data feed to use instead of replaying the data: a factory of async iterators
+        (called again when the market-data service restarts after a crash). The data still
+        declares what strategies may subscribe to.
+    """
+
+    def __init__(
+        self,
+        config: PaperConfig,
+        *,
+        config_path: Path | None = None,
+        overrides: Sequence[str] = (),
+        loaded: LoadedData | None = None,
+        event_log: Path | None = None,
+        feed: Callable[[], AsyncIterator[Data]] | None = None,
+    ) -> None:
+        self.config = config
+        self._feed = feed
+        self._path = config_path
+        self._overrides = tuple(overrides)
+        self._loaded = loaded
+        self._log_path = event_log
+        self.kernel: Kernel | None = None
+        self.orchestrator: Orchestrator | None = None
+        self.metrics: NodeMetrics | None = None
+        self.server: MetricsServer | None = None
+        self.reloader: ConfigReloader[PaperConfig] | None = None
+        self._stop = asyncio.Event()
+        self._stopped_by = "end of data"
+        self._signals = 0
+        self._delivered = 0
+        self._lag_since: float | None = None
+        self._alerts: list[str] = []
+        self._position = 0  # the next data item the feed delivers (survives a feed restart)
+        self._intake_open = True
+
+    # -- control -------------------------------------------------------------------------------
+
+    def request_stop(self, reason: str = "stop requested") -> None:
+        """Begin a graceful shutdown (what SIGINT and SIGTERM do)."""
+        self._signals += 1
+        if self._signals > 1:
+            os._exit(130)  # a second signal: out at once, as promised
+        self._stopped_by = reason
+        self._stop.set()
+
+    @property
+    def metrics_port(self) -> int | None:
+        return None if self.server is None else self.server.port
+
+    # -- the run --------------------------------------------------------------------------------
+
+    async def run(self, *, install_signal_handlers: bool = True) -> PaperResult:
+        cfg = self.config
+        configure_logging(fmt=cfg.logging.format, level=cfg.logging.level, levels=cfg.logging.levels)
+        loaded = self._loaded if self._loaded is not None else load_data(cfg.data)
+        data = loaded.data
+        if not data:
+            raise TradeloopError("data: the source holds no market data")
+        clock = LiveClock(start_ns=data[0].ts_init, speed=cfg.node.speed)
+        kernel = Kernel(
+            clock,
+            seed=cfg.run.seed,
+            risk=cfg.risk,
+            lifecycle=cfg.lifecycle,
+            equity_sample_ns=cfg.report.equity_sample_seconds * NANOS_PER_SECOND,
+        )
+        self.kernel = kernel
+        configure_kernel(kernel, cfg, loaded.instrument)
+        kernel.declare_data(data)
+        kernel.build(register_strategies=False)
+        kernel.bus.subscribe(Alert, self._on_alert)
+        log = self._open_log()
+        loop = asyncio.get_running_loop()
+        if install_signal_handlers:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, self.request_stop, f"signal {sig.name}")
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            await self._start_observability(kernel)
+            orchestrator = self._orchestrator(kernel, data)
+            await orchestrator.start()
+            tasks.append(asyncio.create_task(self._housekeeping(kernel, log)))
+            if self._path is not None and cfg.node.watch_config:
+                self.reloader = self._reloader(kernel)
+                tasks.append(asyncio.create_task(self.reloader.watch(stop=self._stop)))
+            feed = orchestrator.service("market-data")
+            assert isinstance(feed, MarketDataService)
+            done = asyncio.create_task(feed.wait_exhausted())
+            stop = asyncio.create_task(self._stop.wait())
+            await asyncio.wait({done, stop}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (done, stop):
+                task.cancel()
+            open_orders = await self._shutdown(kernel, orchestrator)
+        finally:
+            self._stop.set()
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if install_signal_handlers:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(sig)
+            if self.server is not None:
+                await self.server.stop()
+            if log is not None:
+                log.close()
+        portfolio = kernel.portfolio
+        assert portfolio is not None
+        return PaperResult(
+            delivered=self._delivered,
+            orders=len(kernel.execution.orders()),
+            fills=portfolio.fills,
+            final_equity=portfolio.equity(),
+            realized_pnl=portfolio.money(portfolio.realized_pnl_raw()),
+            event_log_path=None if log is None else log.path,
+            stopped_by=self._stopped_by,
+            open_orders_at_stop=open_orders,
+            alerts=list(self._alerts),
+        )
+
+    def _open_log(self) -> SqliteEventLog | None:
+        cfg = self.config
+        if not cfg.log.enabled:
+            return None
+        path = self._log_path
+        if path is None:
+            folder = cfg.run.output_dir / cfg.run.name
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / "events.sqlite"
+        path.unlink(missing_ok=True)
+        log = SqliteEventLog(path, batch_size=cfg.log.batch_size)
+        assert self.kernel is not None
+        self.kernel.bus.add_recorder(log.append)
+        return log
+
+    def _orchestrator(self, kernel: Kernel, data: Sequence[Data]) -> Orchestrator:
+        assert kernel.risk is not None
+        orchestrator = Orchestrator(
+            kernel.bus,
+            kernel.clock,
+            kernel.ids,
+            health_interval_s=self.config.node.health_interval_seconds,
+        )
+        orchestrator.add(TradeExecutionService(kernel.risk, kernel.bus))
+        orchestrator.add(StrategyService(kernel.context(), kernel.strategies, depends_on=("execution",)))
+        orchestrator.add(
+            MarketDataService(
+                self._deliver,
+                stream=self._feed if self._feed is not None else lambda: self._replay(kernel, data),
+                depends_on=("strategies", "execution"),
+            )
+        )
+        self.orchestrator = orchestrator
+        return orchestrator
+
+    def _deliver(self, item: Data) -> None:
+        assert self.kernel is not None
+        self.kernel.deliver(item)
+        self._delivered += 1
+
+    async def _replay(self, kernel: Kernel, data: Sequence[Data]) -> AsyncIterator[Data]:
+        """The recorded data as a live feed: each item when the clock reaches its time."""
+        clock = kernel.clock
+        assert isinstance(clock, LiveClock)
+        while self._intake_open and self._position < len(data):
+            item = data[self._position]
+            delay = clock.delay_seconds(item.ts_init)
+            if delay > 0:
+                self._lag_since = None
+                await asyncio.sleep(delay)
+                if not self._intake_open:
+                    break
+            else:
+                self._watch_lag(kernel, clock.timestamp_ns() - item.ts_init)
+            self._position += 1
+            yield item
+
+    def _watch_lag(self, kernel: Kernel, behind_ns: int) -> None:
+        """Raise an overload alert when the feed stays behind its schedule."""
+        assert isinstance(kernel.clock, LiveClock)
+        wall_behind = behind_ns / kernel.clock.speed
+        if wall_behind < _OVERLOAD_LAG_NS:
+            self._lag_since = None
+            return
+        now = time.monotonic()
+        if self._lag_since is None:
+            self._lag_since = now
+        elif now - self._lag_since >= _OVERLOAD_SECONDS:
+            self._lag_since = None  # once per episode
+            conflated = kernel.bus.conflated
+            kernel.bus.emit(
+                Alert,
+                severity=AlertSeverity.WARNING,
+                source="paper_node",
+                kind="overload",
+                message=(
+                    f"market data is {wall_behind / NANOS_PER_SECOND:.2f} s behind the clock for "
+                    f"{_OVERLOAD_SECONDS:.0f} s (conflated so far: {conflated})"
+                ),
+            )
+
+    async def _housekeeping(self, kernel: Kernel, log: SqliteEventLog | None) -> None:
+        """Deliver venue commands whose latency passed, and hand log batches to the writer."""
+        while not self._stop.is_set():
+            kernel.deliver_due_commands()
+            if log is not None:
+                log.maybe_flush()
+            await asyncio.sleep(0.005)
+
+    async def _start_observability(self, kernel: Kernel) -> None:
+        metrics = NodeMetrics()
+        metrics.watch_bus(kernel.bus)
+        metrics.time_handlers(kernel.bus, sample_every=64)
+        metrics.set_snapshot_source(lambda: self._snapshot(kernel))
+        self.metrics = metrics
+        node = self.config.node
+        if node.metrics_port is not None:
+            server = MetricsServer(
+                metrics, host=node.metrics_host, port=node.metrics_port, health=self._health
+            )
+            await server.start()
+            self.server = server
+
+    def _health(self) -> dict[str, object]:
+        if self.orchestrator is None:
+            return {"status": "starting"}
+        return dict(self.orchestrator.health())
+
+    def _snapshot(self, kernel: Kernel) -> NodeSnapshot:
+        portfolio, risk, breakers = kernel.portfolio, kernel.risk, kernel.breakers
+        assert portfolio is not None
+        assert risk is not None
+        assert breakers is not None
+        orders: dict[str, int] = {}
+        for order in kernel.execution.orders():
+            orders[order.status.value] = orders.get(order.status.value, 0) + 1
+        scale = float(NANOS_PER_SECOND)
+        equity_peak = portfolio.peak_equity_raw
+        stop_losses = 0 if kernel.monitor is None else kernel.monitor.exits_by_reason().get("STOP_LOSS", 0)
+        return NodeSnapshot(
+            orders_by_status=orders,
+            fills=portfolio.fills,
+            open_positions=len(portfolio.positions_open()),
+            realized_pnl=portfolio.realized_pnl_raw() / scale,
+            unrealized_pnl=portfolio.unrealized_pnl_raw() / scale,
+            daily_pnl=portfolio.daily_pnl_raw() / scale,
+            gross_exposure=portfolio.gross_exposure_raw() / scale,
+            net_exposure=portfolio.net_exposure_raw() / scale,
+            drawdown=portfolio.drawdown_raw / equity_peak if equity_peak > 0 else 0.0,
+            limit_utilisation=risk.limit_utilisation(),
+            breakers={name: breakers.is_tripped(name) for name in BREAKERS},
+            stop_losses=stop_losses,
+        )
+
+    def _reloader(self, kernel: Kernel) -> ConfigReloader[PaperConfig]:
+        assert self._path is not None
+        assert kernel.risk is not None
+        reloader = ConfigReloader(
+            self._path,
+            PaperConfig,
+            bus=kernel.bus,
+            clock=kernel.clock,
+            ids=kernel.ids,
+            snapshots=SnapshotStore.for_config(self._path),
+            immutable=IMMUTABLE_KEYS,
+            overrides=self._overrides,
+            current=self.config,
+        )
+        reloader.register("risk", RiskApplier(kernel.risk))
+        reloader.register("logging", CallbackApplier(_apply_log_levels))
+        return reloader
+
+    async def _shutdown(self, kernel: Kernel, orchestrator: Orchestrator) -> int:
+        """Stop intake, drain, settle working orders as configured, stop the services."""
+        node = self.config.node
+        self._intake_open = False  # stop intake: the feed ends at its next item
+        feed = orchestrator.service("market-data")
+        assert isinstance(feed, MarketDataService)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(feed.wait_exhausted(), timeout=node.shutdown_timeout_seconds)
+        kernel.bus.drain()
+        open_orders = kernel.execution.open_orders()
+        if node.on_shutdown == "cancel" and open_orders:
+            seen: set[tuple[str, str]] = set()
+            for order in open_orders:
+                key = (order.strategy_id, order.instrument_id)
+                if key in seen:
+                    continue
+                seen.add(key)
+                kernel.bus.emit(
+                    CancelAllOrders, strategy_id=order.strategy_id, instrument_id=order.instrument_id
+                )
+            deadline = time.monotonic() + node.shutdown_timeout_seconds
+            while kernel.execution.open_orders() and time.monotonic() < deadline:
+                kernel.deliver_due_commands()
+                kernel.bus.drain()
+                await asyncio.sleep(0.005)
+        remaining = len(kernel.execution.open_orders())
+        await orchestrator.stop(timeout=node.shutdown_timeout_seconds)
+        kernel.bus.drain()
+        return remaining
+
+    def _on_alert(self, alert: Alert) -> None:
+        self._alerts.append(f"{alert.severity.value} {alert.kind}: {alert.message}")
+
+
+def _apply_log_levels(old: PaperConfig, new: PaperConfig) -> None:
+    set_levels({"tradeloop": new.logging.level, **new.logging.levels})
