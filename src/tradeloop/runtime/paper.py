@@ -38,7 +38,7 @@ from tradeloop.config.snapshots import SnapshotStore
 from tradeloop.core.clock import NANOS_PER_SECOND, LiveClock
 from tradeloop.core.errors import TradeloopError
 from tradeloop.core.message import Data
-from tradeloop.model.commands import CancelAllOrders
+from tradeloop.model.commands import CancelAllOrders, SubmitOrder
 from tradeloop.model.events import Alert, AlertSeverity
 from tradeloop.model.objects import Money
 from tradeloop.observe.http import MetricsServer
@@ -142,6 +142,9 @@ class PaperNode:
         self._alerts: list[str] = []
         self._position = 0  # the next data item the feed delivers (survives a feed restart)
         self._intake_open = True
+        self._tick_started: int | None = None
+        self.tick_to_order_ns: list[int] = []
+        """Wall nanoseconds from each market-data delivery to each order it caused."""
 
     # -- control -------------------------------------------------------------------------------
 
@@ -179,6 +182,7 @@ class PaperNode:
         kernel.declare_data(data)
         kernel.build(register_strategies=False)
         kernel.bus.subscribe(Alert, self._on_alert)
+        kernel.bus.subscribe(SubmitOrder, self._on_submit, priority=10_000)
         log = self._open_log()
         loop = asyncio.get_running_loop()
         if install_signal_handlers:
@@ -266,8 +270,21 @@ class PaperNode:
 
     def _deliver(self, item: Data) -> None:
         assert self.kernel is not None
-        self.kernel.deliver(item)
+        self._tick_started = time.perf_counter_ns()
+        try:
+            self.kernel.deliver(item)
+        finally:
+            self._tick_started = None
         self._delivered += 1
+
+    def _on_submit(self, command: SubmitOrder) -> None:
+        """Tick-to-order latency: from a market-data message's delivery to an order it caused."""
+        started = self._tick_started
+        if started is not None:
+            elapsed = time.perf_counter_ns() - started
+            self.tick_to_order_ns.append(elapsed)
+            if self.metrics is not None:
+                self.metrics.observe_tick_to_order_ns(elapsed)
 
     async def _replay(self, kernel: Kernel, data: Sequence[Data]) -> AsyncIterator[Data]:
         """The recorded data as a live feed: each item when the clock reaches its time."""
