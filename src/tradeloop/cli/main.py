@@ -25,6 +25,7 @@ from tradeloop.config.loader import load_config
 from tradeloop.core.errors import TradeloopError
 from tradeloop.runtime.build import SAMPLE_CONFIG, run_backtest
 from tradeloop.runtime.config import BacktestConfig, PaperConfig
+from tradeloop.runtime.loadtest import run_loadtest
 from tradeloop.runtime.paper import PaperNode
 from tradeloop.store.event_log import content_hash
 
@@ -102,6 +103,26 @@ def paper(
     console.print(table)
     if result.event_log_path is not None:
         console.print(f"event log: {result.event_log_path}")
+
+
+@app.command()
+def loadtest(
+    rate: Annotated[float, typer.Option("--rate", help="Market-data events per second.")] = 10_000,
+    duration: Annotated[float, typer.Option("--duration", help="Seconds to run.")] = 10,
+    order_every: Annotated[int, typer.Option("--order-every", help="An order every this many quotes.")] = 100,
+) -> None:
+    """Drive synthetic quotes at RATE per second through a paper node; print the achieved rate,
+    tick-to-order latency percentiles, errors, conflations and memory growth."""
+    try:
+        report = run_loadtest(rate, duration, order_every=order_every)
+    except TradeloopError as exc:
+        raise _fail(str(exc)) from None
+    table = Table(title="tradeloop loadtest", show_header=False, title_justify="left")
+    table.add_column("metric", style="bold")
+    table.add_column("value", justify="right")
+    for name, value in report.rows():
+        table.add_row(name, value)
+    console.print(table)
 
 
 @app.command()
