@@ -101,6 +101,20 @@ class ExecutionEngine:
             and o.spec.client_order_id not in exclude
         )
 
+    def purge_closed(self, keep: int) -> int:
+        """Forget all but the ``keep`` newest closed orders; returns how many were forgotten.
+
+        For long-running nodes: open orders are never forgotten, and an event for a forgotten
+        order is refused like one for an unknown order.
+        """
+        if keep < 0:
+            raise TradeloopError(f"purge_closed: keep must be >= 0, got {keep}")
+        closed = [cid for cid, order in self._orders.items() if order.status.is_closed]
+        drop = closed[: max(0, len(closed) - keep)]
+        for cid in drop:
+            del self._orders[cid]
+        return len(drop)
+
     def open_order_count(self, instrument_id: InstrumentId | None = None) -> int:
         if instrument_id is None:
             return len(self._open)

@@ -5,6 +5,7 @@ to a node (see :class:`~tradeloop.observe.metrics.NodeMetrics`).
 """
 
 from tradeloop.observe.http import HEALTHY_STATUSES, HealthCheck, MetricsServer
+from tradeloop.observe.latency import LatencyHistogram
 from tradeloop.observe.logging import (
     LogFormat,
     bind_correlation,
@@ -25,6 +26,7 @@ from tradeloop.observe.metrics import (
 )
 
 __all__ = [
+    "LatencyHistogram",
     "HANDLER_LATENCY_BUCKETS",
     "HEALTHY_STATUSES",
     "METRIC_NAMES",

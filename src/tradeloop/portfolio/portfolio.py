@@ -68,6 +68,7 @@ class Portfolio:
         self._instruments: dict[InstrumentId, Instrument] = {}
         self._open: dict[tuple[StrategyId, InstrumentId], Position] = {}
         self._closed: list[Position] = []
+        self._purged_realized_raw = 0  # realized P&L of closed positions forgotten by purge_closed
         self._position_count: dict[tuple[StrategyId, InstrumentId], int] = {}
         self._net: dict[InstrumentId, int] = {}  # net size raw per instrument, all strategies
         self._marks: dict[InstrumentId, int] = {}
@@ -170,10 +171,26 @@ class Portfolio:
             total += pos.unrealized_pnl_raw(mark)
         return total
 
+    def purge_closed(self, keep: int, *, keep_equity_points: int | None = None) -> int:
+        """Forget all but the ``keep`` newest closed positions (their realized P&L stays in the
+        totals) and, when given, all but the newest ``keep_equity_points`` of the equity curve.
+        For long-running nodes; returns how many positions were forgotten."""
+        if keep < 0:
+            raise TradeloopError(f"purge_closed: keep must be >= 0, got {keep}")
+        drop = max(0, len(self._closed) - keep)
+        if drop:
+            self._purged_realized_raw += sum(p.realized_pnl_raw for p in self._closed[:drop])
+            del self._closed[:drop]
+        if keep_equity_points is not None and len(self.equity_curve) > keep_equity_points:
+            del self.equity_curve[: len(self.equity_curve) - keep_equity_points]
+        return drop
+
     def realized_pnl_raw(self) -> int:
         """Realized P&L net of commissions over closed and open positions."""
-        return sum(p.realized_pnl_raw for p in self._closed) + sum(
-            p.realized_pnl_raw for p in self._open.values()
+        return (
+            self._purged_realized_raw
+            + sum(p.realized_pnl_raw for p in self._closed)
+            + sum(p.realized_pnl_raw for p in self._open.values())
         )
 
     def daily_pnl_raw(self) -> int:

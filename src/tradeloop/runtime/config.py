@@ -188,6 +188,10 @@ class NodeSettings(_Frozen):
         How long a graceful stop may take before the node exits anyway.
     watch_config:
         Reload the config file when it changes (validated, applied live, or rejected).
+    retain_closed:
+        Closed orders, closed positions and equity points kept in memory (the newest); older
+        ones are forgotten every few seconds so a node that runs for weeks stays bounded.
+        Totals such as realized P&L are kept; the event log has everything.
     """
 
     speed: float = Field(1.0, gt=0, allow_inf_nan=False)
@@ -197,6 +201,7 @@ class NodeSettings(_Frozen):
     on_shutdown: Literal["cancel", "keep"] = "cancel"
     shutdown_timeout_seconds: float = Field(10.0, gt=0)
     watch_config: bool = True
+    retain_closed: int = Field(1_000, ge=0)
 
 
 class LoggingSettings(_Frozen):

@@ -292,6 +292,17 @@ class Kernel:
                     raise TradeloopError(f"data for {iid}, which was not added as an instrument")
                 self.router.declare(type(item), iid, item.spec if isinstance(item, Bar) else None)
 
+    def purge_closed(self, keep: int) -> int:
+        """Bound the memory of a long-running node: forget all but the ``keep`` newest closed
+        orders (engine and venues) and closed positions, and equity points beyond ``keep``.
+        Totals (realized P&L, fills) are kept. Returns how many records were forgotten."""
+        forgotten = self.execution.purge_closed(keep)
+        for venue in self.venues.values():
+            forgotten += venue.purge_closed(keep)
+        if self.portfolio is not None:
+            forgotten += self.portfolio.purge_closed(keep, keep_equity_points=keep)
+        return forgotten
+
     # -- driving -----------------------------------------------------------------------------
 
     def deliver(self, data: Data) -> None:

@@ -119,13 +119,6 @@ class LoadTestReport:
         ]
 
 
-def _percentile(sorted_values: list[int], pct: float) -> float:
-    if not sorted_values:
-        return 0.0
-    rank = max(0, math.ceil(pct / 100 * len(sorted_values)) - 1)
-    return sorted_values[rank] / 1_000
-
-
 def _config(order_every: int) -> PaperConfig:
     return PaperConfig.model_validate(
         {
@@ -208,17 +201,17 @@ def run_loadtest(rate: float, duration_s: float, *, order_every: int = 100, seed
     rss_end = process.memory_info().rss
     assert node.kernel is not None
     stats = node.kernel.bus.stats()
-    latencies = sorted(node.tick_to_order_ns)
+    latency = node.tick_to_order
     return LoadTestReport(
         target_rate=rate,
         duration_s=wall,
         delivered=result.delivered,
         achieved_rate=result.delivered / wall if wall > 0 else 0.0,
         orders=result.orders,
-        tick_to_order_p50_us=_percentile(latencies, 50),
-        tick_to_order_p95_us=_percentile(latencies, 95),
-        tick_to_order_p99_us=_percentile(latencies, 99),
-        tick_to_order_max_us=latencies[-1] / 1_000 if latencies else 0.0,
+        tick_to_order_p50_us=latency.percentile_ns(50) / 1_000,
+        tick_to_order_p95_us=latency.percentile_ns(95) / 1_000,
+        tick_to_order_p99_us=latency.percentile_ns(99) / 1_000,
+        tick_to_order_max_us=latency.max_seen_ns / 1_000,
         handler_errors=stats.handler_errors,
         conflated=stats.conflated,
         dropped=stats.dropped,

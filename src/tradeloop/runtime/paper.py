@@ -42,6 +42,7 @@ from tradeloop.model.commands import CancelAllOrders, SubmitOrder
 from tradeloop.model.events import Alert, AlertSeverity
 from tradeloop.model.objects import Money
 from tradeloop.observe.http import MetricsServer
+from tradeloop.observe.latency import LatencyHistogram
 from tradeloop.observe.logging import configure_logging, set_levels
 from tradeloop.observe.metrics import NodeMetrics, NodeSnapshot
 from tradeloop.risk.breakers import BREAKERS
@@ -143,8 +144,8 @@ class PaperNode:
         self._position = 0  # the next data item the feed delivers (survives a feed restart)
         self._intake_open = True
         self._tick_started: int | None = None
-        self.tick_to_order_ns: list[int] = []
-        """Wall nanoseconds from each market-data delivery to each order it caused."""
+        self.tick_to_order = LatencyHistogram()
+        """Wall time from each market-data delivery to each order it caused (fixed memory)."""
 
     # -- control -------------------------------------------------------------------------------
 
@@ -282,7 +283,7 @@ class PaperNode:
         started = self._tick_started
         if started is not None:
             elapsed = time.perf_counter_ns() - started
-            self.tick_to_order_ns.append(elapsed)
+            self.tick_to_order.record(elapsed)
             if self.metrics is not None:
                 self.metrics.observe_tick_to_order_ns(elapsed)
 
@@ -329,10 +330,15 @@ class PaperNode:
 
     async def _housekeeping(self, kernel: Kernel, log: SqliteEventLog | None) -> None:
         """Deliver venue commands whose latency passed, and hand log batches to the writer."""
+        retain = self.config.node.retain_closed
+        next_purge = time.monotonic() + 1.0
         while not self._stop.is_set():
             kernel.deliver_due_commands()
             if log is not None:
                 log.maybe_flush()
+            if time.monotonic() >= next_purge:
+                kernel.purge_closed(retain)
+                next_purge = time.monotonic() + 1.0
             await asyncio.sleep(0.005)
 
     async def _start_observability(self, kernel: Kernel) -> None:

@@ -240,7 +240,7 @@ def test_data_for_an_instrument_that_was_not_added_is_refused() -> None:
 
 
 def test_an_empty_stream_is_refused() -> None:
-    with pytest.raises(TradeloopError, match="add_data got an empty stream"):
+    with pytest.raises(TradeloopError, match="a data stream is empty"):
         new_engine().add_data([])
 
 

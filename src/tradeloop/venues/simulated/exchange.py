@@ -320,6 +320,14 @@ class SimulatedExchange:
         o = self._orders.get(client_order_id)
         return None if o is None else o.report()
 
+    def purge_closed(self, keep: int) -> int:
+        """Forget all but the ``keep`` newest closed orders (a long-running paper venue)."""
+        closed = [cid for cid, o in self._orders.items() if not o.is_open]
+        drop = closed[: max(0, len(closed) - keep)]
+        for cid in drop:
+            del self._orders[cid]
+        return len(drop)
+
     def last_data(self, instrument_id: InstrumentId) -> Data | None:
         """The latest market data the venue saw for an instrument (a quote, trade or bar)."""
         return self._last.get(instrument_id)
