@@ -35,7 +35,7 @@ def test_values_past_the_range_report_the_largest_seen() -> None:
 def test_empty_and_invalid() -> None:
     hist = LatencyHistogram()
     assert hist.percentile_ns(99) == 0
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="percentile"):
         hist.percentile_ns(101)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="resolution_ns"):
         LatencyHistogram(resolution_ns=0)
