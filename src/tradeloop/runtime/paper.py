@@ -224,7 +224,7 @@ class PaperNode:
         assert portfolio is not None
         return PaperResult(
             delivered=self._delivered,
-            orders=len(kernel.execution.orders()),
+            orders=kernel.bus.count(SubmitOrder),  # all of them (closed ones may be purged)
             fills=portfolio.fills,
             final_equity=portfolio.equity(),
             realized_pnl=portfolio.money(portfolio.realized_pnl_raw()),
