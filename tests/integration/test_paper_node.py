@@ -158,7 +158,7 @@ def test_the_metrics_endpoint_serves_the_node_metrics_while_it_runs() -> None:
     assert "tradeloop_tick_to_order_seconds_count 0.0" not in text  # orders were timed
     assert 'tradeloop_risk_limit_utilisation_ratio{limit="max_position_quantity"}' not in text  # off
     assert health["status"] == "ok"
-    assert set(health["services"]) == {"execution", "strategies", "market-data"}
+    assert set(health["services"]) == {"execution", "indicators", "strategies", "market-data"}
 
 
 def test_a_crashing_feed_is_restarted_and_resumes_where_it_stopped() -> None:

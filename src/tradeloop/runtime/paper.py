@@ -51,6 +51,7 @@ from tradeloop.runtime.config import PaperConfig
 from tradeloop.runtime.kernel import Kernel
 from tradeloop.runtime.reload import CallbackApplier, ConfigReloader, RiskApplier
 from tradeloop.runtime.services import (
+    IndicatorService,
     MarketDataService,
     Orchestrator,
     StrategyService,
@@ -143,6 +144,8 @@ class PaperNode:
         self._alerts: list[str] = []
         self._position = 0  # the next data item the feed delivers (survives a feed restart)
         self._intake_open = True
+        self._last_losses = 0
+        self._lossy_seconds = 0
         self._tick_started: int | None = None
         self.tick_to_order = LatencyHistogram()
         """Wall time from each market-data delivery to each order it caused (fixed memory)."""
@@ -258,7 +261,13 @@ class PaperNode:
             health_interval_s=self.config.node.health_interval_seconds,
         )
         orchestrator.add(TradeExecutionService(kernel.risk, kernel.bus))
-        orchestrator.add(StrategyService(kernel.context(), kernel.strategies, depends_on=("execution",)))
+        # Regime of each instrument from the bars strategies subscribe to (RegimeChanged).
+        orchestrator.add(
+            IndicatorService(kernel.bus, kernel.clock, kernel.ids, spec=self.config.data.bar_spec)
+        )
+        orchestrator.add(
+            StrategyService(kernel.context(), kernel.strategies, depends_on=("execution", "indicators"))
+        )
         orchestrator.add(
             MarketDataService(
                 self._deliver,
@@ -338,8 +347,32 @@ class PaperNode:
                 log.maybe_flush()
             if time.monotonic() >= next_purge:
                 kernel.purge_closed(retain)
+                self._watch_bus_overload(kernel)
                 next_purge = time.monotonic() + 1.0
             await asyncio.sleep(0.005)
+
+    def _watch_bus_overload(self, kernel: Kernel) -> None:
+        """Once a second: lanes that conflate, drop or overflow every second for five seconds
+        in a row are a sustained overload; say so once per episode."""
+        bus = kernel.bus
+        losses = bus.conflated + bus.dropped + bus.high_overflows
+        if losses > self._last_losses:
+            self._lossy_seconds += 1
+            if self._lossy_seconds == int(_OVERLOAD_SECONDS):
+                bus.emit(
+                    Alert,
+                    severity=AlertSeverity.WARNING,
+                    source="paper_node",
+                    kind="overload",
+                    message=(
+                        f"the bus has conflated, dropped or overflowed messages every second for "
+                        f"{_OVERLOAD_SECONDS:.0f} s (conflated {bus.conflated}, dropped {bus.dropped}, "
+                        f"HIGH overflows {bus.high_overflows})"
+                    ),
+                )
+        else:
+            self._lossy_seconds = 0
+        self._last_losses = losses
 
     async def _start_observability(self, kernel: Kernel) -> None:
         metrics = NodeMetrics()
