@@ -231,3 +231,46 @@ async def until(condition: Any, timeout: float) -> None:
 
 if os.name != "posix":  # pragma: no cover - signals
     pytest.skip("POSIX signals", allow_module_level=True)
+
+
+def test_hot_reload_applies_strategy_and_method_settings_and_refuses_a_new_strategy_class(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "node.yaml"
+    data = synthetic_config(speed=20_000)
+    data["strategies"][0]["config"]["method"] = "trend"
+    data["lifecycle"] = {"methods": {"trend": {"exits": {"stop_loss_pct": 10}}}}
+    path.write_text(yaml.safe_dump(data))
+    node = PaperNode(load_config(PaperConfig, path), config_path=path)
+    seen: list[ConfigReloaded | ConfigRejected] = []
+
+    async def scenario() -> None:
+        task = asyncio.create_task(node.run(install_signal_handlers=False))
+        await until(lambda: node.reloader is not None, 10)
+        assert node.kernel is not None
+        node.kernel.bus.subscribe(ConfigReloaded, seen.append)
+        node.kernel.bus.subscribe(ConfigRejected, seen.append)
+        await asyncio.sleep(0.3)
+        data["strategies"][0]["config"]["quantity"] = 20
+        data["lifecycle"]["methods"]["trend"]["exits"]["stop_loss_pct"] = 5
+        path.write_text(yaml.safe_dump(data))
+        await until(lambda: any(isinstance(m, ConfigReloaded) for m in seen), 15)
+        data["strategies"][0]["class"] = "tradeloop.strategy.samples:MeanReversion"
+        path.write_text(yaml.safe_dump(data))
+        await until(lambda: any(isinstance(m, ConfigRejected) for m in seen), 15)
+        node.request_stop("test done")
+        await task
+
+    asyncio.run(scenario())
+    (reloaded,) = [m for m in seen if isinstance(m, ConfigReloaded)]
+    assert set(reloaded.changed) == {
+        "strategies.0.config.quantity",
+        "lifecycle.methods.trend.exits.stop_loss_pct",
+    }
+    assert node.kernel is not None
+    strategy = node.kernel.strategies[0]
+    assert strategy.config.quantity == 20  # type: ignore[attr-defined]
+    assert node.kernel.monitor is not None
+    assert node.kernel.monitor.methods["trend"].exits.stop_loss_pct == 5
+    (rejected,) = [m for m in seen if isinstance(m, ConfigRejected)]
+    assert any("restart" in line for line in rejected.errors)

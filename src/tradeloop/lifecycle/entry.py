@@ -208,6 +208,10 @@ class EntryFlow:
         bus.subscribe(OrderCancelRejected, self._on_cancel_rejected, priority=p)
         bus.subscribe(ExitTriggered, self._on_exit, priority=p)
 
+    def update_methods(self, methods: Mapping[str, MethodConfig]) -> None:
+        """Take new method settings: new signals use them; working entries keep theirs."""
+        self._methods = dict(methods)
+
     # -- reads -------------------------------------------------------------------------------
 
     def rejected_by_check(self) -> dict[str, int]:

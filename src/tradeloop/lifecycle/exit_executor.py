@@ -283,6 +283,10 @@ class ExitExecutor:
 
     # -- reads -----------------------------------------------------------------------------
 
+    def update_methods(self, methods: Mapping[str, MethodConfig]) -> None:
+        """Take new method settings: new exits use them; running exits keep theirs."""
+        self._methods = dict(methods)
+
     def active_exits(self) -> list[ActiveExit]:
         """Every running exit, in the order they started."""
         return [self._view(ex) for ex in self._exits.values()]

@@ -44,6 +44,7 @@ from decimal import Decimal
 
 from tradeloop.core.bus import MessageBus
 from tradeloop.core.clock import NANOS_PER_SECOND, Clock, TimeEvent
+from tradeloop.core.errors import TradeloopError
 from tradeloop.core.ids import IdFactory, InstrumentId, PositionId, StrategyId
 from tradeloop.core.message import Message
 from tradeloop.indicators.atr import AverageTrueRange
@@ -255,6 +256,27 @@ class PositionMonitor:
     def exits_by_reason(self) -> dict[str, int]:
         """Exits triggered so far, by reason (``{"STOP_LOSS": 3, ...}``)."""
         return dict(self._exits_by_reason)
+
+    def update_methods(self, methods: Mapping[str, MethodConfig]) -> None:
+        """Take new method settings (config hot reload). Watched positions are evaluated with
+        their method's new thresholds from their next check; a trailing stop keeps the state
+        and rule it was opened with. A method still in use cannot be removed."""
+        new = dict(methods)
+        new.setdefault(DEFAULT_METHOD, MethodConfig())
+        in_use = {w.method_name for w in self._watches.values()} | set(self._strategy_methods.values())
+        in_use |= set(self._expected.values())
+        missing = sorted(in_use - set(new))
+        if missing:
+            raise TradeloopError(f"methods {', '.join(missing)} are in use and cannot be removed live")
+        evaluators = {
+            name: self._evaluator_factory(m) for name, m in new.items() if self.methods.get(name) != m
+        }
+        self.methods = new
+        for watch in self._watches.values():
+            if watch.method_name in evaluators:
+                watch.method = new[watch.method_name]
+                watch.watched.method = watch.method
+                watch.evaluator = evaluators[watch.method_name]
 
     def forget(self, strategy_id: StrategyId, instrument_id: InstrumentId) -> None:
         """Drop an expectation set by :meth:`expect` (the entry ended without a fill)."""

@@ -54,6 +54,8 @@ __all__ = [
     "configure_kernel",
     "load_data",
     "load_strategy",
+    "strategy_class",
+    "strategy_config",
     "run_backtest",
 ]
 
@@ -209,8 +211,8 @@ def load_data(cfg: DataConfig) -> LoadedData:
     return LoadedData(instrument, list(loaded.data), dict(loaded.skipped))
 
 
-def load_strategy(entry: StrategyEntry) -> Strategy:
-    """Import ``package.module:ClassName`` and build it with its validated config."""
+def strategy_class(entry: StrategyEntry) -> tuple[type[Strategy], type[StrategyConfig]]:
+    """The strategy class ``package.module:ClassName`` names, and its config class."""
     path = entry.class_path
     module_name, sep, class_name = path.partition(":")
     if not sep:
@@ -229,12 +231,23 @@ def load_strategy(entry: StrategyEntry) -> Strategy:
     if len(members) == 1:
         config_cls = members[0]
     if isinstance(config_cls, type) and issubclass(config_cls, StrategyConfig):
-        try:
-            config = config_cls.model_validate(entry.config)
-        except ValidationError as exc:
-            raise ConfigError(format_validation_error(exc, f"strategies ({class_name}).config")) from None
-        return cls(config)
+        return cls, config_cls
     raise ConfigError(f"strategies: {path!r} must take a StrategyConfig subclass as its config")
+
+
+def strategy_config(entry: StrategyEntry) -> StrategyConfig:
+    """The entry's settings, validated by its strategy's config class."""
+    cls, config_cls = strategy_class(entry)
+    try:
+        return config_cls.model_validate(entry.config)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, f"strategies ({cls.__name__}).config")) from None
+
+
+def load_strategy(entry: StrategyEntry) -> Strategy:
+    """Import ``package.module:ClassName`` and build it with its validated config."""
+    cls, _ = strategy_class(entry)
+    return cls(strategy_config(entry))
 
 
 def venue_config(settings: VenueSettings) -> SimulatedVenueConfig:

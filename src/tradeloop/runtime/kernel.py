@@ -292,6 +292,17 @@ class Kernel:
                     raise TradeloopError(f"data for {iid}, which was not added as an instrument")
                 self.router.declare(type(item), iid, item.spec if isinstance(item, Bar) else None)
 
+    def update_lifecycle(self, lifecycle: LifecycleConfig) -> None:
+        """Take new method settings while running (config hot reload)."""
+        if self.monitor is None or self.entries is None or self.exits is None:
+            if lifecycle.methods:
+                raise TradeloopError("the node was started without methods; restart it to add some")
+            return
+        self.monitor.update_methods(lifecycle.methods)  # first: it refuses removing a method in use
+        self.entries.update_methods(lifecycle.methods)
+        self.exits.update_methods(self.monitor.methods)
+        self._lifecycle = lifecycle
+
     def purge_closed(self, keep: int) -> int:
         """Bound the memory of a long-running node: forget all but the ``keep`` newest closed
         orders (engine and venues) and closed positions, and equity points beyond ``keep``.

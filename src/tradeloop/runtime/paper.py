@@ -36,8 +36,9 @@ from pathlib import Path
 
 from tradeloop.config.snapshots import SnapshotStore
 from tradeloop.core.clock import NANOS_PER_SECOND, LiveClock
-from tradeloop.core.errors import TradeloopError
+from tradeloop.core.errors import ConfigError, TradeloopError
 from tradeloop.core.message import Data
+from tradeloop.lifecycle.monitor import DEFAULT_METHOD
 from tradeloop.model.commands import CancelAllOrders, SubmitOrder
 from tradeloop.model.events import Alert, AlertSeverity
 from tradeloop.model.objects import Money
@@ -46,7 +47,7 @@ from tradeloop.observe.latency import LatencyHistogram
 from tradeloop.observe.logging import configure_logging, set_levels
 from tradeloop.observe.metrics import NodeMetrics, NodeSnapshot
 from tradeloop.risk.breakers import BREAKERS
-from tradeloop.runtime.build import LoadedData, configure_kernel, load_data
+from tradeloop.runtime.build import LoadedData, configure_kernel, load_data, strategy_config
 from tradeloop.runtime.config import PaperConfig
 from tradeloop.runtime.kernel import Kernel
 from tradeloop.runtime.reload import CallbackApplier, ConfigReloader, RiskApplier
@@ -58,6 +59,8 @@ from tradeloop.runtime.services import (
     TradeExecutionService,
 )
 from tradeloop.store.event_log import SqliteEventLog
+from tradeloop.strategy.config import StrategyConfig
+from tradeloop.strategy.strategy import Strategy
 
 __all__ = ["IMMUTABLE_KEYS", "PaperNode", "PaperResult"]
 
@@ -66,8 +69,6 @@ IMMUTABLE_KEYS = {
     "data": "the market data source cannot change live; restart the node",
     "run": "the run's identity and output folder are fixed for its life",
     "node": "node settings (speed, ports, shutdown) apply at start; restart the node",
-    "strategies": "strategies are loaded at start; restart the node to change them",
-    "lifecycle": "methods are bound to open positions; restart the node to change them",
     "logging.format": "the log format is set at start; restart the node to change it",
 }
 """Config sections that cannot change while the node runs, with the reason a change is refused."""
@@ -434,6 +435,10 @@ class PaperNode:
             current=self.config,
         )
         reloader.register("risk", RiskApplier(kernel.risk))
+        reloader.register("strategies", StrategiesApplier(kernel.strategies))
+        reloader.register(
+            "lifecycle", CallbackApplier(_lifecycle_commit(kernel), prepare=_lifecycle_prepare(kernel))
+        )
         reloader.register("logging", CallbackApplier(_apply_log_levels))
         return reloader
 
@@ -473,3 +478,70 @@ class PaperNode:
 
 def _apply_log_levels(old: PaperConfig, new: PaperConfig) -> None:
     set_levels({"tradeloop": new.logging.level, **new.logging.levels})
+
+
+class StrategiesApplier:
+    """Applies new strategy settings live: the same strategies (count and classes), each
+    taking its new config through :meth:`~tradeloop.strategy.strategy.Strategy.update_config`."""
+
+    def __init__(self, strategies: Sequence[Strategy]) -> None:
+        self._strategies = list(strategies)
+        self._staged: list[tuple[Strategy, StrategyConfig, StrategyConfig]] = []
+
+    def prepare(self, old: PaperConfig, new: PaperConfig) -> None:
+        if [e.class_path for e in new.strategies] != [e.class_path for e in old.strategies]:
+            raise ConfigError("strategies: adding, removing or replacing a strategy needs a restart")
+        staged = []
+        for i, (before, after, strategy) in enumerate(
+            zip(old.strategies, new.strategies, self._strategies, strict=True)
+        ):
+            if before == after:
+                continue
+            if not strategy.takes_live_config():
+                raise ConfigError(
+                    f"strategies.{i}: {type(strategy).__name__} cannot change its settings live; "
+                    "restart the node"
+                )
+            staged.append((strategy, strategy_config(after), strategy.config))
+        self._staged = staged
+
+    def commit(self, old: PaperConfig, new: PaperConfig) -> None:
+        done: list[tuple[Strategy, StrategyConfig]] = []
+        try:
+            for strategy, config, previous in self._staged:
+                strategy.update_config(config)
+                done.append((strategy, previous))
+        except BaseException:
+            for strategy, previous in reversed(done):  # all or nothing
+                strategy.update_config(previous)
+            raise
+
+    def rollback(self, old: PaperConfig, new: PaperConfig) -> None:
+        for strategy, _, previous in reversed(self._staged):
+            strategy.update_config(previous)
+
+
+def _lifecycle_prepare(kernel: Kernel) -> Callable[[PaperConfig, PaperConfig], None]:
+    def prepare(old: PaperConfig, new: PaperConfig) -> None:
+        monitor = kernel.monitor
+        if monitor is None:
+            if new.lifecycle.methods:
+                raise ConfigError(
+                    "lifecycle.methods: the node started without methods; restart it to add some"
+                )
+            return
+        in_use = {status.method for status in monitor.status()} | {
+            s.config.method for s in kernel.strategies if s.config.method is not None
+        }
+        missing = sorted(in_use - set(new.lifecycle.methods) - {DEFAULT_METHOD})
+        if missing:
+            raise ConfigError(f"lifecycle.methods: {', '.join(missing)} in use; cannot remove live")
+
+    return prepare
+
+
+def _lifecycle_commit(kernel: Kernel) -> Callable[[PaperConfig, PaperConfig], None]:
+    def commit(old: PaperConfig, new: PaperConfig) -> None:
+        kernel.update_lifecycle(new.lifecycle)
+
+    return commit

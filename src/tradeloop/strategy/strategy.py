@@ -348,6 +348,34 @@ class Strategy(Component):
                     f"{type(self).__qualname__}.on_time_event", f"TimeEvent {event.name}", exc
                 )
 
+    # -- settings ------------------------------------------------------------------------------
+
+    def update_config(self, config: StrategyConfig) -> None:
+        """Take new settings while running (config hot reload).
+
+        The config must be of the same class, with the same ``strategy_id`` and ``method``.
+        :meth:`on_config_update` applies it; a strategy that does not override it refuses.
+        """
+        old = self.config
+        if type(config) is not type(old):
+            raise TradeloopError(
+                f"{self.id}: new settings must be a {type(old).__name__}, got {type(config).__name__}"
+            )
+        for key in ("strategy_id", "method"):
+            if getattr(config, key) != getattr(old, key):
+                raise TradeloopError(f"{self.id}: '{key}' cannot change while the strategy runs")
+        self.on_config_update(old, config)
+        self.config = config
+
+    @classmethod
+    def takes_live_config(cls) -> bool:
+        """Whether the strategy can take new settings while it runs (overrides the hook)."""
+        return cls.on_config_update is not Strategy.on_config_update
+
+    def on_config_update(self, old: StrategyConfig, new: StrategyConfig) -> None:
+        """Apply new settings (``self.config`` still holds ``old``); raise to refuse them."""
+        raise TradeloopError(f"{type(self).__name__} cannot change its settings live; restart the node")
+
     # -- handlers for subclasses -----------------------------------------------------------
 
     def on_bar(self, bar: Bar) -> None:

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from pydantic import Field, model_validator
 
+from tradeloop.core.errors import TradeloopError
 from tradeloop.indicators.sma import SimpleMovingAverage
 from tradeloop.model.data import Bar
 from tradeloop.model.enums import OrderSide
@@ -70,6 +71,19 @@ class MovingAverageCrossover(Strategy):
                 self.submit_order(self.order_factory.market(bar.instrument_id, OrderSide.BUY, self._qty))
         else:
             self.close_position(bar.instrument_id)
+
+    def on_config_update(self, old: StrategyConfig, new: StrategyConfig) -> None:
+        """New quantity from the next order; new periods start fresh averages (warming up)."""
+        assert isinstance(new, MovingAverageCrossoverConfig)
+        if new.instrument_id != self.cfg.instrument_id or new.bar_spec != self.cfg.bar_spec:
+            raise TradeloopError("instrument_id and bar_spec cannot change while the strategy runs")
+        if (new.fast, new.slow) != (self.cfg.fast, self.cfg.slow):
+            self.fast = SimpleMovingAverage(new.fast)
+            self.slow = SimpleMovingAverage(new.slow)
+            self._above = None
+        if self._qty is not None:
+            self._qty = self.instrument(new.instrument_id).make_qty(new.quantity)
+        self.cfg = new
 
     def on_reset(self) -> None:
         self.fast.reset()
