@@ -314,6 +314,19 @@ class Kernel:
             forgotten += self.portfolio.purge_closed(keep, keep_equity_points=keep)
         return forgotten
 
+    def cancel_timers(self) -> list[str]:
+        """Cancel every timer and alert set on the node's clock; return their names.
+
+        For a node that stops on a live clock: its components (breaker checks, the position
+        monitor, strategies) set timers on the event loop, which would otherwise go on firing
+        into a stopped node - publishing after its event log has closed - for as long as the
+        loop runs. A backtest's simulated clock fires nothing once its loop ends.
+        """
+        names = self.clock.timer_names
+        for name in names:
+            self.clock.cancel_timer(name)
+        return names
+
     # -- driving -----------------------------------------------------------------------------
 
     def deliver(self, data: Data) -> None:

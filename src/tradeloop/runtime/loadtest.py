@@ -9,7 +9,10 @@ bus, portfolio, strategy, risk and execution), handler errors, conflated and dro
 and the growth of the process's resident memory.
 
 Pacing: every millisecond the feed hands over all quotes due by then; a node that cannot keep
-up falls behind, which shows as an achieved rate below the target.
+up falls behind, which shows as an achieved rate below the target. The achieved rate is taken
+over the feed's own span - from its first quote to the delivery of its last, and never shorter
+than the schedule (``count / rate``) - so the node's start-up and shutdown do not count against
+it, and a node that keeps up reports the target rate.
 """
 
 from __future__ import annotations
@@ -41,6 +44,9 @@ from tradeloop.strategy.strategy import Strategy
 __all__ = ["LoadTestConfig", "LoadTestReport", "LoadTestStrategy", "run_loadtest"]
 
 INSTRUMENT = Equity("LOAD.SIM")
+
+_STEP_S = 0.001
+"""The feed's pacing step: every step it hands over all quotes due by then."""
 
 
 class LoadTestConfig(StrategyConfig):
@@ -75,7 +81,11 @@ class LoadTestStrategy(Strategy):
 
 @dataclass(frozen=True, slots=True)
 class LoadTestReport:
-    """What a load test measured."""
+    """What a load test measured.
+
+    ``duration_s`` is the feed's span (first quote to the delivery of the last, at least the
+    schedule's ``count / rate``), and ``achieved_rate`` is ``delivered`` over it.
+    """
 
     target_rate: float
     duration_s: float
@@ -140,16 +150,28 @@ def _config(order_every: int) -> PaperConfig:
     )
 
 
-async def _quotes(rate: float, duration_s: float, seed: int) -> AsyncIterator[Data]:
-    """Quotes at ``rate`` per wall second, stamped with the wall clock, paced per millisecond."""
+@dataclass(slots=True)
+class _FeedSpan:
+    """When the feed handed over its first quote, and when its last one had been delivered
+    (``perf_counter`` seconds)."""
+
+    started: float | None = None
+    finished: float | None = None
+
+
+async def _quotes(rate: float, total: int, seed: int, span: _FeedSpan) -> AsyncIterator[Data]:
+    """``total`` quotes at ``rate`` per wall second, stamped with the wall clock, paced per
+    millisecond; ``span`` records when the feed started and when its last quote was delivered."""
     rng = random.Random(seed)
     iid = INSTRUMENT.id
     tick = INSTRUMENT.price_increment.raw
     mid = 100 * NANOS_PER_SECOND
     size = Quantity.from_int(100)
-    total = int(rate * duration_s)
     start = time.perf_counter()
+    if span.started is None:
+        span.started = start
     wall0 = time.time_ns()
+    last_due = (total - 1) / rate
     sent = 0
     while sent < total:
         elapsed = time.perf_counter() - start
@@ -167,15 +189,33 @@ async def _quotes(rate: float, duration_s: float, seed: int) -> AsyncIterator[Da
                 ask_size=size,
             )
             sent += 1
-        await asyncio.sleep(0.001)
+        if sent < total:
+            # Paced by the millisecond, but the last quote is handed over when it is due, not up
+            # to a step later: the span measured is the node's, not the pacing's.
+            left = last_due - (time.perf_counter() - start)
+            await asyncio.sleep(min(_STEP_S, max(0.0, left)))
+    # The consumer asks for the next quote only once it has delivered the last one.
+    span.finished = time.perf_counter()
 
 
 def run_loadtest(rate: float, duration_s: float, *, order_every: int = 100, seed: int = 7) -> LoadTestReport:
-    """Drive ``rate`` quotes per second for ``duration_s`` seconds through a paper node."""
+    """Drive ``rate`` quotes per second for ``duration_s`` seconds through a paper node.
+
+    Raises
+    ------
+    TradeloopError
+        If ``rate`` or ``duration_s`` is not a finite positive number, or together they make
+        less than one quote.
+    """
     if not (rate > 0 and math.isfinite(rate)):
         raise TradeloopError(f"loadtest: rate must be a positive number, got {rate}")
     if not (duration_s > 0 and math.isfinite(duration_s)):
         raise TradeloopError(f"loadtest: duration must be a positive number of seconds, got {duration_s}")
+    total = int(rate * duration_s)
+    if total < 1:
+        raise TradeloopError(
+            f"loadtest: rate {rate:g}/s for {duration_s:g} s makes no quote; raise the rate or the duration"
+        )
     cfg = _config(order_every)
     seed_quote = QuoteTick(
         ts_event=time.time_ns(),
@@ -186,17 +226,21 @@ def run_loadtest(rate: float, duration_s: float, *, order_every: int = 100, seed
         bid_size=Quantity.from_int(100),
         ask_size=Quantity.from_int(100),
     )
+    span = _FeedSpan()
     node = PaperNode(
         cfg,
         loaded=LoadedData(INSTRUMENT, [seed_quote], {}),
-        feed=lambda: _quotes(rate, duration_s, seed),
+        feed=lambda: _quotes(rate, total, seed, span),
     )
     process = psutil.Process()
     gc.collect()
     rss_start = process.memory_info().rss
-    started = time.perf_counter()
     result = asyncio.run(node.run(install_signal_handlers=False))
-    wall = time.perf_counter() - started
+    if span.started is None or span.finished is None:
+        raise TradeloopError(f"loadtest: the feed did not run to its end ({result.stopped_by})")
+    # The schedule of ``total`` quotes lasts total / rate seconds: a node that keeps up finishes
+    # within it (the last quote is due 1 / rate before its end), a slower one after it.
+    wall = max(span.finished - span.started, total / rate)
     gc.collect()
     rss_end = process.memory_info().rss
     assert node.kernel is not None
@@ -206,7 +250,7 @@ def run_loadtest(rate: float, duration_s: float, *, order_every: int = 100, seed
         target_rate=rate,
         duration_s=wall,
         delivered=result.delivered,
-        achieved_rate=result.delivered / wall if wall > 0 else 0.0,
+        achieved_rate=result.delivered / wall,
         orders=result.orders,
         tick_to_order_p50_us=latency.percentile_ns(50) / 1_000,
         tick_to_order_p95_us=latency.percentile_ns(95) / 1_000,

@@ -12,27 +12,28 @@ backtest builds (strategies, risk, execution, portfolio, lifecycle, simulated ve
 - **services** (:mod:`tradeloop.runtime.services`): trade execution (authorisation), the
   strategies and the market data, started in dependency order, health-checked, restarted with
   backoff, stopped in reverse;
-- **the event log**: every message, written by a child process, flushed on a timer;
+- **the event log**: every message, written in batches, and at least once a second;
 - **observability**: structured logs, and ``/metrics`` and ``/health`` on ``node.metrics_port``;
 - **hot reload**: edits of the config file are validated and applied live (risk limits, log
   levels) or rejected with the running config kept (:mod:`tradeloop.runtime.reload`).
 
 Handlers stay synchronous: I/O (the feed's waiting, the store's writes, HTTP) runs in tasks and
-comes back as messages. Shutdown (``SIGINT``/``SIGTERM`` or the end of the data): stop intake,
-drain the bus, cancel or keep working orders (``node.on_shutdown``), stop the services, flush
-and close the store. A second signal exits at once.
+comes back as messages. Shutdown (``SIGINT``/``SIGTERM``, :meth:`PaperNode.request_stop`, the
+end of the data, or a background task that failed): stop intake, stop the services (the feed
+first, then the strategies), drain the bus, cancel or keep working orders (``node.on_shutdown``),
+cancel the clock's timers, flush and close the store. A second signal exits at once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tradeloop.config.snapshots import SnapshotStore
 from tradeloop.core.clock import NANOS_PER_SECOND, LiveClock
@@ -145,6 +146,9 @@ class PaperNode:
         self._alerts: list[str] = []
         self._position = 0  # the next data item the feed delivers (survives a feed restart)
         self._intake_open = True
+        self._ran = False
+        self._failure: tuple[str, BaseException] | None = None
+        self._lag_alerted = False
         self._last_losses = 0
         self._lossy_seconds = 0
         self._tick_started: int | None = None
@@ -154,12 +158,21 @@ class PaperNode:
     # -- control -------------------------------------------------------------------------------
 
     def request_stop(self, reason: str = "stop requested") -> None:
-        """Begin a graceful shutdown (what SIGINT and SIGTERM do)."""
-        self._signals += 1
-        if self._signals > 1:
-            os._exit(130)  # a second signal: out at once, as promised
+        """Begin a graceful shutdown (what SIGINT and SIGTERM do): intake stops at once, then the
+        services stop, working orders are settled and the store is closed. Later calls do
+        nothing (the first reason is kept)."""
+        if self._stop.is_set():
+            return
+        self._intake_open = False
         self._stopped_by = reason
         self._stop.set()
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        """SIGINT/SIGTERM: the first stops gracefully, a second exits at once (128 + its number)."""
+        self._signals += 1
+        if self._signals > 1:
+            os._exit(128 + sig.value)  # a second signal: out at once, as promised
+        self.request_stop(f"signal {sig.name}")
 
     @property
     def metrics_port(self) -> int | None:
@@ -168,6 +181,9 @@ class PaperNode:
     # -- the run --------------------------------------------------------------------------------
 
     async def run(self, *, install_signal_handlers: bool = True) -> PaperResult:
+        if self._ran:
+            raise TradeloopError("a PaperNode runs once; build a new node to run again")
+        self._ran = True
         cfg = self.config
         configure_logging(fmt=cfg.logging.format, level=cfg.logging.level, levels=cfg.logging.levels)
         loaded = self._loaded if self._loaded is not None else load_data(cfg.data)
@@ -188,42 +204,51 @@ class PaperNode:
         kernel.build(register_strategies=False)
         kernel.bus.subscribe(Alert, self._on_alert)
         kernel.bus.subscribe(SubmitOrder, self._on_submit, priority=10_000)
-        log = self._open_log()
         loop = asyncio.get_running_loop()
-        if install_signal_handlers:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, self.request_stop, f"signal {sig.name}")
+        log: SqliteEventLog | None = None
+        handled: list[signal.Signals] = []
         tasks: list[asyncio.Task[None]] = []
+        waiters: list[asyncio.Task[Any]] = []
+        open_orders = 0
         try:
+            log = self._open_log()
+            if install_signal_handlers:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.add_signal_handler(sig, self._on_signal, sig)
+                    handled.append(sig)
             await self._start_observability(kernel)
             orchestrator = self._orchestrator(kernel, data)
             await orchestrator.start()
-            tasks.append(asyncio.create_task(self._housekeeping(kernel, log)))
+            tasks.append(self._background(kernel, self._housekeeping(kernel, log), "housekeeping"))
             if self._path is not None and cfg.node.watch_config:
                 self.reloader = self._reloader(kernel)
-                tasks.append(asyncio.create_task(self.reloader.watch(stop=self._stop)))
+                tasks.append(self._background(kernel, self.reloader.watch(stop=self._stop), "config watcher"))
             feed = orchestrator.service("market-data")
             assert isinstance(feed, MarketDataService)
-            done = asyncio.create_task(feed.wait_exhausted())
-            stop = asyncio.create_task(self._stop.wait())
-            await asyncio.wait({done, stop}, return_when=asyncio.FIRST_COMPLETED)
-            for task in (done, stop):
-                task.cancel()
+            waiters = [asyncio.create_task(feed.wait_exhausted()), asyncio.create_task(self._stop.wait())]
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
             open_orders = await self._shutdown(kernel, orchestrator)
         finally:
+            # Also when the run raised or was cancelled: nothing of the node may outlive it, and
+            # nothing may publish once the log is closed.
+            self._intake_open = False
             self._stop.set()
-            for task in tasks:
+            for task in (*waiters, *tasks):
                 task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            if install_signal_handlers:
-                for sig in (signal.SIGINT, signal.SIGTERM):
-                    loop.remove_signal_handler(sig)
+            await asyncio.gather(*waiters, *tasks, return_exceptions=True)  # failures: _background
+            if self.orchestrator is not None and self.orchestrator.is_running:
+                await self.orchestrator.stop(timeout=cfg.node.shutdown_timeout_seconds)
+            kernel.cancel_timers()
+            kernel.bus.drain()
+            for sig in handled:
+                loop.remove_signal_handler(sig)
             if self.server is not None:
                 await self.server.stop()
             if log is not None:
-                log.close()
+                log.close()  # last: it may raise (a writer that died)
+        if self._failure is not None:
+            name, exc = self._failure
+            raise TradeloopError(f"paper node: its {name} failed: {type(exc).__name__}: {exc}") from exc
         portfolio = kernel.portfolio
         assert portfolio is not None
         return PaperResult(
@@ -237,6 +262,24 @@ class PaperNode:
             open_orders_at_stop=open_orders,
             alerts=list(self._alerts),
         )
+
+    def _background(self, kernel: Kernel, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        """Run ``work`` as a task whose failure is reported and stops the node (never unseen)."""
+        task = asyncio.create_task(work, name=f"paper.{name}")
+
+        def finished(task: asyncio.Task[None]) -> None:
+            if task.cancelled():
+                return
+            exc = task.exception()
+            if exc is None or self._failure is not None:
+                return
+            self._failure = (name, exc)
+            error = exc if isinstance(exc, Exception) else TradeloopError(repr(exc))
+            kernel.bus.report_failure(f"PaperNode.{name}", "task", error)
+            self.request_stop(f"{name} failed: {type(exc).__name__}: {exc}")
+
+        task.add_done_callback(finished)
+        return task
 
     def _open_log(self) -> SqliteEventLog | None:
         cfg = self.config
@@ -280,6 +323,8 @@ class PaperNode:
         return orchestrator
 
     def _deliver(self, item: Data) -> None:
+        if not self._intake_open:
+            return  # stopping: whatever a feed still hands over stays out
         assert self.kernel is not None
         self._tick_started = time.perf_counter_ns()
         try:
@@ -306,6 +351,7 @@ class PaperNode:
             delay = clock.delay_seconds(item.ts_init)
             if delay > 0:
                 self._lag_since = None
+                self._lag_alerted = False
                 await asyncio.sleep(delay)
                 if not self._intake_open:
                     break
@@ -320,12 +366,15 @@ class PaperNode:
         wall_behind = behind_ns / kernel.clock.speed
         if wall_behind < _OVERLOAD_LAG_NS:
             self._lag_since = None
+            self._lag_alerted = False
             return
+        if self._lag_alerted:
+            return  # once per episode: the feed has not caught up since
         now = time.monotonic()
         if self._lag_since is None:
             self._lag_since = now
         elif now - self._lag_since >= _OVERLOAD_SECONDS:
-            self._lag_since = None  # once per episode
+            self._lag_alerted = True
             conflated = kernel.bus.conflated
             kernel.bus.emit(
                 Alert,
@@ -347,6 +396,8 @@ class PaperNode:
             if log is not None:
                 log.maybe_flush()
             if time.monotonic() >= next_purge:
+                if log is not None:
+                    log.flush()  # a quiet node's messages reach the disk within a second too
                 kernel.purge_closed(retain)
                 self._watch_bus_overload(kernel)
                 next_purge = time.monotonic() + 1.0
@@ -443,13 +494,13 @@ class PaperNode:
         return reloader
 
     async def _shutdown(self, kernel: Kernel, orchestrator: Orchestrator) -> int:
-        """Stop intake, drain, settle working orders as configured, stop the services."""
+        """Stop intake, stop the services, drain, settle working orders as configured."""
         node = self.config.node
-        self._intake_open = False  # stop intake: the feed ends at its next item
-        feed = orchestrator.service("market-data")
-        assert isinstance(feed, MarketDataService)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(feed.wait_exhausted(), timeout=node.shutdown_timeout_seconds)
+        self._intake_open = False  # stop intake: _deliver drops whatever a feed still hands over
+        # The services stop first, dependents first: the feed's task is cancelled at once (a
+        # replay asleep until its next item, a live feed that never ends), and the strategies
+        # stop before their orders are cancelled, so none answers a cancel with a new order.
+        await orchestrator.stop(timeout=node.shutdown_timeout_seconds)
         kernel.bus.drain()
         open_orders = kernel.execution.open_orders()
         if node.on_shutdown == "cancel" and open_orders:
@@ -468,7 +519,6 @@ class PaperNode:
                 kernel.bus.drain()
                 await asyncio.sleep(0.005)
         remaining = len(kernel.execution.open_orders())
-        await orchestrator.stop(timeout=node.shutdown_timeout_seconds)
         kernel.bus.drain()
         return remaining
 
