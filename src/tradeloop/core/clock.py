@@ -262,6 +262,11 @@ class LiveClock:
 
         def fire(at_ns: int) -> None:
             nxt = at_ns + interval_ns
+            now = self.timestamp_ns()
+            if nxt <= now:
+                # Behind (a busy loop, a fast replay): skip the missed ticks rather than fire
+                # them back to back; the next one is the first of the timer's grid after now.
+                nxt += (now - nxt) // interval_ns * interval_ns + interval_ns
             if stop_ns is None or nxt <= stop_ns:
                 schedule(nxt)
             else:

@@ -347,3 +347,22 @@ def test_a_replay_clock_starts_at_the_recorded_time_and_runs_faster() -> None:
 def test_a_live_clock_refuses_a_speed_that_is_not_positive() -> None:
     with pytest.raises(TradeloopError):
         LiveClock(speed=0)
+
+
+def test_a_repeating_live_timer_that_falls_behind_skips_the_missed_ticks() -> None:
+    t0 = 1_378_000_000 * NANOS_PER_SECOND
+
+    async def scenario() -> list[int]:
+        # A million times faster than the wall clock: a one-second timer is due every
+        # microsecond of wall time, far more often than the loop can turn.
+        clock = LiveClock(start_ns=t0, speed=1_000_000.0)
+        fired: list[int] = []
+        clock.set_timer("tick", NANOS_PER_SECOND, lambda e: fired.append(e.ts_event))
+        await asyncio.sleep(0.05)
+        clock.cancel_timer("tick")
+        return fired
+
+    fired = asyncio.run(scenario())
+    assert fired == sorted(set(fired))
+    assert all((ts - fired[0]) % NANOS_PER_SECOND == 0 for ts in fired)  # still on the timer's grid
+    assert len(fired) < 5_000  # not one call per missed second (50,000 of them)
