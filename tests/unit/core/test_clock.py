@@ -365,4 +365,5 @@ def test_a_repeating_live_timer_that_falls_behind_skips_the_missed_ticks() -> No
     fired = asyncio.run(scenario())
     assert fired == sorted(set(fired))
     assert all((ts - fired[0]) % NANOS_PER_SECOND == 0 for ts in fired)  # still on the timer's grid
-    assert len(fired) < 5_000  # not one call per missed second (50,000 of them)
+    elapsed_ticks = (fired[-1] - fired[0]) // NANOS_PER_SECOND
+    assert len(fired) < elapsed_ticks / 2  # missed ticks were skipped, not fired back to back
