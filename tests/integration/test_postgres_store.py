@@ -1,0 +1,135 @@
+"""The PostgreSQL event store against the real server on 127.0.0.1:5432: the shared contract,
+plus the server-side details (collation, COPY path, conflict on a unique version).
+
+Each test works in a schema of its own (random name) and drops it afterwards. The server is
+found through ``TRADELOOP_TEST_PG_DSN`` (default ``postgresql://postgres@127.0.0.1:5432/test``);
+without a server the module is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from tradeloop.store import PostgresEventStore
+from tradeloop.store.buffered import BufferedEventStore
+from tradeloop.store.port import ConcurrencyError, StoreError
+
+# The contract lives beside the unit tests (package ``store`` under tests/unit, as pytest
+# imports it there); importing it under that same name keeps one copy of its test messages.
+_UNIT = str(Path(__file__).resolve().parents[1] / "unit")
+if _UNIT not in sys.path:
+    sys.path.insert(0, _UNIT)
+from store.contract import EventStoreContract, StoreFactory, decoded, trading_cycle  # noqa: E402
+
+DSN = os.environ.get("TRADELOOP_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _server_problem() -> str | None:
+    try:
+        with psycopg.connect(DSN, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        return f"no PostgreSQL at {DSN}: {exc}"
+    return None
+
+
+_PROBLEM = _server_problem()
+pytestmark = pytest.mark.skipif(_PROBLEM is not None, reason=_PROBLEM or "")
+
+
+def _scratch_schema() -> Iterator[str]:
+    name = f"tl_test_{secrets.token_hex(6)}"
+    yield name
+    with psycopg.connect(DSN, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def schema() -> Iterator[str]:
+    yield from _scratch_schema()
+
+
+@pytest.fixture
+def other_schema() -> Iterator[str]:
+    yield from _scratch_schema()
+
+
+def _factory(schema: str) -> Iterator[StoreFactory]:
+    opened: list[PostgresEventStore] = []
+
+    def make(**options: Any) -> PostgresEventStore:
+        store = PostgresEventStore(DSN, schema=schema, **options)
+        opened.append(store)
+        return store
+
+    yield make
+    for store in opened:
+        store.close()
+
+
+def _execute(store: BufferedEventStore, query: str, params: tuple[object, ...]) -> None:
+    assert isinstance(store, PostgresEventStore)
+    with psycopg.connect(DSN, autocommit=True) as conn:
+        conn.execute(sql.SQL(query).format(s=sql.Identifier(store.schema)), params)
+
+
+class TestPostgresEventStore(EventStoreContract):
+    @pytest.fixture
+    def make_store(self, schema: str) -> Iterator[StoreFactory]:
+        yield from _factory(schema)
+
+    @pytest.fixture
+    def other_store(self, other_schema: str) -> Iterator[StoreFactory]:
+        yield from _factory(other_schema)
+
+    def overwrite_payload(self, store: BufferedEventStore, seq: int, payload: bytes) -> None:
+        _execute(store, "UPDATE {s}.records SET payload = %s WHERE seq = %s", (payload, seq))
+
+    def rename_type(self, store: BufferedEventStore, old: str, new: str) -> None:
+        _execute(store, "UPDATE {s}.records SET type_name = %s WHERE type_name = %s", (new, old))
+
+
+def test_text_columns_use_the_bytewise_collation(schema: str) -> None:
+    with PostgresEventStore(DSN, schema=schema) as store:
+        store.append(trading_cycle(1))
+    with psycopg.connect(DSN) as conn:
+        collations = dict(
+            conn.execute(
+                "SELECT column_name, collation_name FROM information_schema.columns "
+                "WHERE table_schema = %s AND table_name = 'records' AND data_type = 'text'",
+                (schema,),
+            ).fetchall()
+        )
+    assert set(collations) == {"stream_id", "type_name", "message_id", "correlation_id", "causation_id"}
+    assert set(collations.values()) == {"C"}
+
+
+def test_a_conflict_in_a_copied_batch_rolls_the_whole_batch_back(schema: str) -> None:
+    ours, theirs = trading_cycle(10, seed=1), trading_cycle(10, seed=2)  # 70 records: the COPY path
+    with (
+        PostgresEventStore(DSN, schema=schema, batch_size=1_000) as first,
+        PostgresEventStore(DSN, schema=schema, batch_size=1_000) as second,
+    ):
+        first.append(ours)
+        first.flush()
+        second.append(theirs)
+        with pytest.raises(ConcurrencyError, match="already exists"):
+            second.flush()
+        assert decoded(first) == ours
+        assert second.last_seq() == 70
+
+
+def test_a_bad_schema_name_or_server_is_refused() -> None:
+    with pytest.raises(ValueError, match="schema must be"):
+        PostgresEventStore(DSN, schema="bad; drop")
+    with pytest.raises(StoreError, match=r"cannot connect to event store tradeloop at .*:\*\*\*@"):
+        PostgresEventStore("postgresql://nobody:secret@127.0.0.1:1/none", connect_timeout_s=1)
