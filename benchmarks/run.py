@@ -252,7 +252,10 @@ def main() -> None:
             sys.exit(1)
         out = json.loads(proc.stdout.strip().splitlines()[-1])
         target = TARGETS[name]
-        verdict = "meets" if out["rate"] >= target else "below"
+        # A paced load test can at most deliver what its feed offers (the target itself); the
+        # last quote's delivery a fraction of a millisecond late must not read as a miss.
+        tolerance = 0.995 if name.startswith(("loadtest", "soak")) else 1.0
+        verdict = "meets" if out["rate"] >= target * tolerance else "below"
         print(f"\n{name}: {out['rate']:,} {out['unit']} ({verdict} target {target:,})")
         if name in P99_TARGET_US:
             p99, goal = out["tick_to_order_p99_us"], P99_TARGET_US[name]
