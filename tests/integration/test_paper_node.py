@@ -23,7 +23,7 @@ from tradeloop.runtime.build import SAMPLE_CONFIG, LoadedData, load_data
 from tradeloop.runtime.config import BacktestConfig, PaperConfig
 from tradeloop.runtime.paper import PaperNode
 from tradeloop.runtime.services import ServiceState, ServiceStateChanged
-from tradeloop.store import content_hash, read_event_log
+from tradeloop.store import SqliteEventStore
 
 DATA_DRIVEN = [
     "venue.latency_ms=0",
@@ -204,7 +204,7 @@ def test_sigterm_stops_the_node_gracefully_with_a_clean_store(tmp_path: Path) ->
     proc = subprocess.Popen(
         [str(exe), "paper", str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    log = tmp_path / "paper-test" / "events.sqlite"
+    log = tmp_path / "paper-test" / "store.sqlite"
     deadline = time.monotonic() + 30
     while not log.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -213,12 +213,14 @@ def test_sigterm_stops_the_node_gracefully_with_a_clean_store(tmp_path: Path) ->
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert "signal SIGTERM" in out
-    records = list(read_event_log(log))
+    with SqliteEventStore(log) as store:
+        report = store.verify()
+        records = list(store.read())
+    assert report.ok, report
     assert records
-    assert content_hash(log)  # the whole file reads back
-    # Nothing was cut off: every message the node recorded is in the store.
-    types = {r.type for r in records}
-    assert {"Bar", "ComponentStateChanged"} <= types
+    assert report.good == len(records) == records[-1].seq  # no gap, nothing torn
+    types = {r.type_name for r in records}
+    assert {"Bar", "ComponentStateChanged", "ServiceStateChanged"} <= types
 
 
 async def until(condition: Any, timeout: float) -> None:

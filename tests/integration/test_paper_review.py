@@ -269,12 +269,12 @@ def test_a_failed_background_task_stops_the_node_and_still_releases_its_port(tmp
 def count_rows(path: Path) -> int:
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     try:
-        return int(conn.execute("SELECT count(*) FROM messages").fetchone()[0])
+        return int(conn.execute("SELECT count(*) FROM records").fetchone()[0])
     finally:
         conn.close()
 
 
-def test_the_event_log_reaches_the_disk_within_seconds_while_the_node_is_quiet(tmp_path: Path) -> None:
+def test_the_event_store_reaches_the_disk_within_seconds_while_the_node_is_quiet(tmp_path: Path) -> None:
     config = node_config(speed=1.0, shutdown_timeout_seconds=0.5, log={"enabled": True})
     path = tmp_path / "events.sqlite"
     node = PaperNode(config, event_log=path)

@@ -23,6 +23,7 @@ __all__ = [
     "LoggingSettings",
     "NodeSettings",
     "PaperConfig",
+    "StoreSettings",
     "DataConfig",
     "InstrumentConfig",
     "LogConfig",
@@ -168,6 +169,40 @@ class BacktestConfig(_Frozen):
     report: ReportConfig = ReportConfig()
 
 
+class StoreSettings(_Frozen):
+    """The node's event store: every message, captured before its handlers run.
+
+    Parameters
+    ----------
+    backend:
+        ``sqlite`` (embedded, no server) or ``postgres``.
+    path:
+        The SQLite file (default: ``<run.output_dir>/<run.name>/store.sqlite``).
+    dsn:
+        The PostgreSQL connection string (``postgresql://user@host:5432/db``); needed for it.
+    schema_name:
+        The PostgreSQL schema that holds the tables.
+    durability:
+        ``event`` (each message committed and synced before handlers run on), ``batch``
+        (committed per ``batch_size`` messages and at least once a second) or ``interval``
+        (also every ``interval_seconds``). See :mod:`tradeloop.runtime.recording`.
+    """
+
+    backend: Literal["sqlite", "postgres"] = "sqlite"
+    path: Path | None = None
+    dsn: str | None = None
+    schema_name: str = "tradeloop"
+    durability: Literal["event", "batch", "interval"] = "batch"
+    batch_size: int = Field(10_000, ge=1)
+    interval_seconds: float = Field(1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _dsn_for_postgres(self) -> StoreSettings:
+        if self.backend == "postgres" and not self.dsn:
+            raise ValueError("node.store.dsn is required for the postgres backend")
+        return self
+
+
 class NodeSettings(_Frozen):
     """How a paper (or live) node runs.
 
@@ -188,6 +223,8 @@ class NodeSettings(_Frozen):
         How long a graceful stop may take before the node exits anyway.
     watch_config:
         Reload the config file when it changes (validated, applied live, or rejected).
+    store:
+        The event store (see :class:`StoreSettings`); ``log.enabled: false`` turns recording off.
     retain_closed:
         Closed orders, closed positions and equity points kept in memory (the newest); older
         ones are forgotten every few seconds so a node that runs for weeks stays bounded.
@@ -202,6 +239,7 @@ class NodeSettings(_Frozen):
     shutdown_timeout_seconds: float = Field(10.0, gt=0)
     watch_config: bool = True
     retain_closed: int = Field(1_000, ge=0)
+    store: StoreSettings = StoreSettings()
 
 
 class LoggingSettings(_Frozen):

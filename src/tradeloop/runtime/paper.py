@@ -12,7 +12,9 @@ backtest builds (strategies, risk, execution, portfolio, lifecycle, simulated ve
 - **services** (:mod:`tradeloop.runtime.services`): trade execution (authorisation), the
   strategies and the market data, started in dependency order, health-checked, restarted with
   backoff, stopped in reverse;
-- **the event log**: every message, written in batches, and at least once a second;
+- **the event store**: every message captured before its handlers run, into the
+  ``EventStore`` configured under ``node.store`` (SQLite by default, PostgreSQL at scale),
+  committed per its durability policy and at least once a second;
 - **observability**: structured logs, and ``/metrics`` and ``/health`` on ``node.metrics_port``;
 - **hot reload**: edits of the config file are validated and applied live (risk limits, log
   levels) or rejected with the running config kept (:mod:`tradeloop.runtime.reload`).
@@ -51,6 +53,7 @@ from tradeloop.risk.breakers import BREAKERS
 from tradeloop.runtime.build import LoadedData, configure_kernel, load_data, strategy_config
 from tradeloop.runtime.config import PaperConfig
 from tradeloop.runtime.kernel import Kernel
+from tradeloop.runtime.recording import StoreRecorder, open_store
 from tradeloop.runtime.reload import CallbackApplier, ConfigReloader, RiskApplier
 from tradeloop.runtime.services import (
     IndicatorService,
@@ -59,7 +62,6 @@ from tradeloop.runtime.services import (
     StrategyService,
     TradeExecutionService,
 )
-from tradeloop.store.event_log import SqliteEventLog
 from tradeloop.strategy.config import StrategyConfig
 from tradeloop.strategy.strategy import Strategy
 
@@ -109,8 +111,9 @@ class PaperNode:
     loaded:
         Market data already loaded (default: what ``config.data`` names).
     event_log:
-        Where to write the event log (default: ``<run.output_dir>/<run.name>/events.sqlite``,
-        replacing an older one); ``None`` with ``log.enabled: false``.
+        The SQLite event store's file (default: ``node.store.path``, else
+        ``<run.output_dir>/<run.name>/store.sqlite``); a session replaces an older file.
+        Nothing is recorded with ``log.enabled: false``.
     feed:
         A market-data feed to use instead of replaying the data: a factory of async iterators
         (called again when the market-data service restarts after a crash). The data still
@@ -205,7 +208,7 @@ class PaperNode:
         kernel.bus.subscribe(Alert, self._on_alert)
         kernel.bus.subscribe(SubmitOrder, self._on_submit, priority=10_000)
         loop = asyncio.get_running_loop()
-        log: SqliteEventLog | None = None
+        log: StoreRecorder | None = None
         handled: list[signal.Signals] = []
         tasks: list[asyncio.Task[None]] = []
         waiters: list[asyncio.Task[Any]] = []
@@ -281,20 +284,29 @@ class PaperNode:
         task.add_done_callback(finished)
         return task
 
-    def _open_log(self) -> SqliteEventLog | None:
+    def _open_log(self) -> StoreRecorder | None:
+        """The node's event store (behind the ``EventStore`` port), recording every message."""
         cfg = self.config
         if not cfg.log.enabled:
             return None
-        path = self._log_path
-        if path is None:
-            folder = cfg.run.output_dir / cfg.run.name
-            folder.mkdir(parents=True, exist_ok=True)
-            path = folder / "events.sqlite"
-        path.unlink(missing_ok=True)
-        log = SqliteEventLog(path, batch_size=cfg.log.batch_size)
+        settings = cfg.node.store
+        path = self._log_path or settings.path or cfg.run.output_dir / cfg.run.name / "store.sqlite"
+        if settings.backend == "sqlite":
+            settings = settings.model_copy(update={"path": path})
+            # A session starts a new store (until crash recovery continues one): the same seed
+            # mints the same ids, which an old store would take as duplicates.
+            for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+                stale.unlink(missing_ok=True)
+        store = open_store(settings, path)
+        if store.last_seq():
+            store.close()
+            raise TradeloopError(
+                "node.store: the PostgreSQL store already holds a session; use a new schema_name"
+            )
+        recorder = StoreRecorder(store, path=path if settings.backend == "sqlite" else None)
         assert self.kernel is not None
-        self.kernel.bus.add_recorder(log.append)
-        return log
+        self.kernel.bus.add_recorder(recorder.record)
+        return recorder
 
     def _orchestrator(self, kernel: Kernel, data: Sequence[Data]) -> Orchestrator:
         assert kernel.risk is not None
@@ -387,7 +399,7 @@ class PaperNode:
                 ),
             )
 
-    async def _housekeeping(self, kernel: Kernel, log: SqliteEventLog | None) -> None:
+    async def _housekeeping(self, kernel: Kernel, log: StoreRecorder | None) -> None:
         """Deliver venue commands whose latency passed, and hand log batches to the writer."""
         retain = self.config.node.retain_closed
         next_purge = time.monotonic() + 1.0
