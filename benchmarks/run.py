@@ -19,6 +19,10 @@ Scenarios
   per second for ``--loadtest-seconds`` (default 30) through a paper node (simulated venue,
   portfolio, risk, a strategy sending an order every 100 quotes): achieved rate, tick-to-order
   p50/p95/p99 (targets: p99 under 1 ms at 100k/s, under 200 us at 10k/s).
+* ``store-{sqlite,postgres}-{append,replay}``: the event store (``benchmarks/store_bench.py``):
+  batched appends of ``--store-events`` messages (70 % market data, 30 % order and position
+  events) and their replay (read and decode); targets: SQLite append 300,000/s and replay
+  1,000,000/s, PostgreSQL append 100,000/s.
 * ``soak-10k`` (only with ``--only soak-10k``): 10,000 quotes per second for
   ``--soak-seconds`` (default 600): memory growth (target under 5 MB over 10 minutes).
 """
@@ -43,10 +47,24 @@ TARGETS = {
     "loadtest-100k": 100_000,
     "loadtest-10k": 10_000,
     "soak-10k": 10_000,
+    "store-sqlite-append": 300_000,
+    "store-sqlite-replay": 1_000_000,
+    "store-postgres-append": 100_000,
+    "store-postgres-replay": 0,  # no target; printed for comparison
 }
 P99_TARGET_US = {"loadtest-100k": 1_000, "loadtest-10k": 200}
 SOAK_GROWTH_TARGET_MB = 5.0
-DEFAULT = ["backtest-log-off", "backtest-log-on", "bus", "loadtest-100k", "loadtest-10k"]
+DEFAULT = [
+    "backtest-log-off",
+    "backtest-log-on",
+    "bus",
+    "loadtest-100k",
+    "loadtest-10k",
+    "store-sqlite-append",
+    "store-sqlite-replay",
+    "store-postgres-append",
+    "store-postgres-replay",
+]
 
 
 def _peak_mb() -> float:
@@ -211,11 +229,27 @@ def scenario_loadtest(rate: int, seconds: float) -> dict[str, Any]:
     }
 
 
+def scenario_store(name: str, events: int) -> dict[str, Any]:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from store_bench import bench_append, bench_replay
+
+    _, backend, kind = name.split("-")
+    out = (bench_append if kind == "append" else bench_replay)(backend, events)
+    out.pop("target", None)
+    out.pop("scenario", None)
+    out["rate"] = out.pop("events_per_s")
+    out["unit"] = "events/s"
+    out["peak_rss_mb"] = round(_peak_mb(), 1)
+    return out
+
+
 def _child(name: str, size: float) -> None:
     if name == "bus":
         out = scenario_bus(int(size))
     elif name.startswith(("loadtest", "soak")):
         out = scenario_loadtest(TARGETS[name], size)
+    elif name.startswith("store"):
+        out = scenario_store(name, int(size))
     else:
         out = scenario_backtest(int(size), log=name == "backtest-log-on")
     print(json.dumps(out))
@@ -229,6 +263,7 @@ def main() -> None:
     parser.add_argument("--bus-messages", type=int, default=4_000_000, help="messages in the bus benchmark")
     parser.add_argument("--loadtest-seconds", type=float, default=30, help="length of each load test")
     parser.add_argument("--soak-seconds", type=float, default=600, help="length of the soak")
+    parser.add_argument("--store-events", type=int, default=1_000_000, help="events in the store benchmarks")
     parser.add_argument("--only", choices=sorted(TARGETS), action="append", help="run only these scenarios")
     parser.add_argument("--child", nargs=2, metavar=("SCENARIO", "SIZE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -241,6 +276,8 @@ def main() -> None:
         size = {"bus": args.bus_messages, "soak-10k": args.soak_seconds}.get(name, args.bars)
         if name.startswith("loadtest"):
             size = args.loadtest_seconds
+        elif name.startswith("store"):
+            size = args.store_events
         proc = subprocess.run(
             [sys.executable, __file__, "--child", name, str(size)],
             capture_output=True,
@@ -256,7 +293,8 @@ def main() -> None:
         # last quote's delivery a fraction of a millisecond late must not read as a miss.
         tolerance = 0.995 if name.startswith(("loadtest", "soak")) else 1.0
         verdict = "meets" if out["rate"] >= target * tolerance else "below"
-        print(f"\n{name}: {out['rate']:,} {out['unit']} ({verdict} target {target:,})")
+        judged = f"{verdict} target {target:,}" if target else "no target"
+        print(f"\n{name}: {out['rate']:,} {out['unit']} ({judged})")
         if name in P99_TARGET_US:
             p99, goal = out["tick_to_order_p99_us"], P99_TARGET_US[name]
             print(f"  tick-to-order p99 {p99} us ({'meets' if p99 < goal else 'above'} target {goal} us)")
