@@ -249,7 +249,7 @@ def test_a_failed_background_task_stops_the_node_and_still_releases_its_port(tmp
         node.kernel.bus.publish(
             Unrecordable(id="x-1", correlation_id="x-1", ts_event=now, ts_init=now, payload=object())
         )
-        done, _ = await asyncio.wait({task}, timeout=1.0)
+        done, _ = await asyncio.wait({task}, timeout=5.0)  # the store commits once a second
         stopped_by_itself = bool(done)
         if not stopped_by_itself:
             node.request_stop("test gave up waiting")

@@ -21,6 +21,8 @@ from rich.table import Table
 
 from tradeloop import __version__
 from tradeloop.cli.config_cmd import config_app
+from tradeloop.cli.events_cmd import events_app
+from tradeloop.cli.replay_cmd import replay_app
 from tradeloop.config.loader import load_config
 from tradeloop.core.errors import TradeloopError
 from tradeloop.runtime.build import SAMPLE_CONFIG, run_backtest
@@ -39,6 +41,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(config_app)
+app.add_typer(events_app)
+app.add_typer(replay_app)
 console = Console()
 err = Console(stderr=True)
 
