@@ -59,8 +59,10 @@ class ExecutionEngine:
 
     # -- wiring ----------------------------------------------------------------------------
 
-    def register_client(self, client: ExecutionClient) -> None:
-        if client.venue in self._clients:
+    def register_client(self, client: ExecutionClient, *, replace: bool = False) -> None:
+        """Route the venue's commands to ``client``; ``replace`` swaps a registered one (a node
+        whose venue runs in another process replaces the kernel's in-process simulated venue)."""
+        if client.venue in self._clients and not replace:
             raise TradeloopError(f"an execution client for venue {client.venue} is already registered")
         self._clients[client.venue] = client
 
