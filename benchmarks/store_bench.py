@@ -34,15 +34,19 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tradeloop.core.ids import AccountId, ClientOrderId, PositionId, StrategyId, VenueOrderId
 from tradeloop.core.message import Message
-from tradeloop.model.commands import OrderSpec, SubmitOrder
-from tradeloop.model.enums import OrderSide, OrderType, PositionSide
-from tradeloop.model.events import AccountStateChanged, OrderAccepted, PositionChanged
-from tradeloop.model.objects import Money
+from tradeloop.model.events import PositionChanged
 from tradeloop.store.buffered import BufferedEventStore
 from tradeloop.store.port import Durability
-from tradeloop.testkit import aapl_equity, es_future, id_factory, make_bar, make_fill, make_quote, make_trade
+from tradeloop.testkit import (
+    aapl_equity,
+    es_future,
+    id_factory,
+    make_bar,
+    make_order_round,
+    make_quote,
+    make_trade,
+)
 
 TARGETS = {
     ("sqlite", "append"): 300_000,
@@ -63,10 +67,6 @@ def make_mix(n: int, seed: int = 7) -> list[Message]:
     rng = random.Random(seed)
     ids = id_factory(seed)
     instruments = [(es_future(), "5000.00", "5000.25"), (aapl_equity(), "187.10", "187.11")]
-    strategy = StrategyId("S-1")
-    account = AccountId("SIM-001")
-    usd = Money.from_str("100000", "USD")
-    fee = Money.from_str("1.25", "USD")
     out: list[Message] = []
     ts = 1_700_000_000_000_000_000
     orders = 0
@@ -85,73 +85,17 @@ def make_mix(n: int, seed: int = 7) -> list[Message]:
                 out.append(make_bar(inst, bid, ask, bid, ask, 50, ts_ns=ts))
             continue
         orders += 1
-        coid = ClientOrderId(f"O-{orders}")
-        corr = ids.new_id()
-        submit = SubmitOrder(
-            ts_event=ts,
-            ts_init=ts,
-            id=ids.new_id(),
-            correlation_id=corr,
-            strategy_id=strategy,
-            instrument_id=inst.id,
-            order=OrderSpec(
-                client_order_id=coid,
-                strategy_id=strategy,
-                instrument_id=inst.id,
-                side=OrderSide.BUY,
-                order_type=OrderType.MARKET,
-                quantity=inst.make_qty(1),
-            ),
-        )
-        accepted = OrderAccepted(
-            ts_event=ts + 1,
-            ts_init=ts + 1,
-            id=ids.new_id(),
-            correlation_id=corr,
-            causation_id=submit.id,
-            strategy_id=strategy,
-            instrument_id=inst.id,
-            client_order_id=coid,
-            venue_order_id=VenueOrderId(f"V-{orders}"),
-        )
-        fill = make_fill(
+        out += make_order_round(
             inst,
-            OrderSide.BUY,
-            1,
             ask,
-            ts_ns=ts + 2,
-            client_order_id=str(coid),
-            trade_id=f"T-{orders}",
-            correlation_id=corr,
-            causation_id=accepted.id,
+            ts_ns=ts,
+            tag=str(orders),
             ids=ids,
+            position_id=f"P-{inst.id}",
+            position_quantity=orders,
+            position_event=PositionChanged,
+            commissions="1.25",
         )
-        position = PositionChanged(
-            ts_event=ts + 3,
-            ts_init=ts + 3,
-            id=ids.new_id(),
-            correlation_id=corr,
-            causation_id=fill.id,
-            strategy_id=strategy,
-            instrument_id=inst.id,
-            position_id=PositionId(f"P-{inst.id}"),
-            side=PositionSide.LONG,
-            quantity=inst.make_qty(orders),
-            avg_px_open=ask,
-            realized_pnl=Money.from_str("0", "USD"),
-            last_px=inst.make_price(ask),
-        )
-        cash = AccountStateChanged(
-            ts_event=ts + 4,
-            ts_init=ts + 4,
-            id=ids.new_id(),
-            correlation_id=corr,
-            causation_id=fill.id,
-            account_id=account,
-            cash=usd,
-            commissions=fee,
-        )
-        out += [submit, accepted, fill, position, cash]
     _MIX_CACHE[key] = out[:n]
     return _MIX_CACHE[key]
 

@@ -237,30 +237,17 @@ class CircuitBreakers:
     # -- handlers --------------------------------------------------------------------------
 
     def _on_venue_error(self, event: VenueErrorOccurred) -> None:
-        settings = self.config.venue_errors
-        if not settings.enabled:
-            return
-        count = self._count(self._venue_errors, settings)
-        if count > settings.max_errors and "venue_errors" not in self._tripped:
-            reason = (
-                f"{count} venue errors in the last {settings.window_seconds} s > {settings.max_errors} "
-                f"(last: {event.venue} {event.operation}: {event.error})"
-            )
-            self._trip("venue_errors", reason, event.id)
-        if "venue_errors" in self._tripped and not self._resume_pending:
+        detail = f"{event.venue} {event.operation}: {event.error}"
+        if (
+            self._error_rate("venue_errors", self._venue_errors, self.config.venue_errors, detail, event.id)
+            and "venue_errors" in self._tripped
+            and not self._resume_pending
+        ):
             self._schedule_resume()
 
     def _on_store_error(self, event: StoreErrorOccurred) -> None:
-        settings = self.config.store_errors
-        if not settings.enabled:
-            return
-        count = self._count(self._store_errors, settings)
-        if count > settings.max_errors and "store_errors" not in self._tripped:
-            reason = (
-                f"{count} store errors in the last {settings.window_seconds} s > {settings.max_errors} "
-                f"(last: {event.operation}: {event.error})"
-            )
-            self._trip("store_errors", reason, event.id)
+        detail = f"{event.operation}: {event.error}"
+        self._error_rate("store_errors", self._store_errors, self.config.store_errors, detail, event.id)
 
     def _on_state(self, event: TradingStateChanged) -> None:
         # The risk engine moved to REDUCING at the daily loss limit; with the flatten option
@@ -284,6 +271,24 @@ class CircuitBreakers:
         self.reset(command.breaker, command.reason, causation_id=command.id)
 
     # -- error windows ---------------------------------------------------------------------
+
+    def _error_rate(
+        self, name: str, window: deque[int], settings: ErrorRateConfig, last: str, causation_id: str
+    ) -> bool:
+        """Count one error of breaker ``name``'s kind; trip it when the window holds too many.
+
+        Returns whether the breaker is enabled (a disabled one counts nothing).
+        """
+        if not settings.enabled:
+            return False
+        count = self._count(window, settings)
+        if count > settings.max_errors and name not in self._tripped:
+            reason = (
+                f"{count} {name.replace('_', ' ')} in the last {settings.window_seconds} s > "
+                f"{settings.max_errors} (last: {last})"
+            )
+            self._trip(name, reason, causation_id)
+        return True
 
     def _count(self, window: deque[int], settings: ErrorRateConfig) -> int:
         now = self._clock.timestamp_ns()

@@ -77,6 +77,67 @@ COLUMNS = (
 )
 """Column names of a :data:`Row`, in order."""
 
+
+def filter_conditions(
+    where: ReadFilter, mark: str, any_type: Callable[[list[str]], tuple[str, list[object]]]
+) -> tuple[list[str], list[object]]:
+    """The SQL conditions of a page query for ``where`` and their parameters, for a backend.
+
+    The first condition is ``seq > mark`` and takes the page's last sequence number, which
+    the caller puts before the returned parameters. ``mark`` is the backend's placeholder
+    (``?``, ``%s``); ``any_type`` gives the condition and parameters matching ``type_name``
+    against the sorted type names (an ``IN`` list or an array, as the backend prefers).
+    """
+    conditions = [f"seq > {mark}"]
+    params: list[object] = []
+    if where.to_seq is not None:
+        conditions.append(f"seq <= {mark}")
+        params.append(where.to_seq)
+    if where.from_ts is not None:
+        conditions.append(f"ts_event >= {mark}")
+        params.append(where.from_ts)
+    if where.to_ts is not None:
+        conditions.append(f"ts_event < {mark}")
+        params.append(where.to_ts)
+    if where.types is not None:
+        condition, values = any_type(sorted(where.types))
+        conditions.append(condition)
+        params.extend(values)
+    if where.stream_id is not None:
+        conditions.append(f"stream_id = {mark}")
+        params.append(where.stream_id)
+    if where.correlation_id is not None:
+        conditions.append(f"correlation_id = {mark}")
+        params.append(where.correlation_id)
+    return conditions, params
+
+
+def keyset_pages(
+    fetch_after: Callable[[int], list[Row]], after_seq: int, page_size: int
+) -> Iterator[list[Row]]:
+    """Pages of rows from ``fetch_after(last_seq)`` (at most ``page_size`` rows with a higher
+    sequence number, in order) until a short page; each page is its own short query, so no
+    read transaction stays open while the caller works on the records (and may append)."""
+    last = after_seq
+    while True:
+        rows = fetch_after(last)
+        if not rows:
+            return
+        yield rows
+        if len(rows) < page_size:
+            return
+        last = rows[-1][0]
+
+
+def merge_versions(archived: dict[str, int], live: Iterable[tuple[str, int]]) -> dict[str, int]:
+    """Each stream's highest version: ``archived`` (updated in place) raised by the live
+    table's ``(stream_id, max version)`` pairs."""
+    for stream, version in live:
+        if version > archived.get(stream, 0):
+            archived[stream] = version
+    return archived
+
+
 _EVENT_FIELDS = itemgetter(slice(0, 10))
 _PAYLOAD = itemgetter(9)
 _CHECKSUM = itemgetter(10)

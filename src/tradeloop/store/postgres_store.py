@@ -29,7 +29,15 @@ import psycopg
 from psycopg import sql
 from psycopg.adapt import PyFormat
 
-from tradeloop.store.buffered import COLUMNS, BufferedEventStore, Row, StoreState
+from tradeloop.store.buffered import (
+    COLUMNS,
+    BufferedEventStore,
+    Row,
+    StoreState,
+    filter_conditions,
+    keyset_pages,
+    merge_versions,
+)
 from tradeloop.store.port import ConcurrencyError, Durability, ReadFilter, StoreError
 
 __all__ = ["SMALL_BATCH", "PostgresEventStore"]
@@ -179,14 +187,14 @@ class PostgresEventStore(BufferedEventStore):
             with self._conn.transaction():
                 cur = self._conn.cursor()
                 last = cur.execute(self._q("SELECT COALESCE(MAX(seq), 0) FROM {s}.records")).fetchone()
-                versions: dict[str, int] = dict(
-                    cur.execute(self._q("SELECT stream_id, version FROM {s}.archived_streams")).fetchall()
+                versions = merge_versions(
+                    dict(
+                        cur.execute(self._q("SELECT stream_id, version FROM {s}.archived_streams")).fetchall()
+                    ),
+                    cur.execute(
+                        self._q("SELECT stream_id, MAX(version) FROM {s}.records GROUP BY stream_id")
+                    ),
                 )
-                for stream, version in cur.execute(
-                    self._q("SELECT stream_id, MAX(version) FROM {s}.records GROUP BY stream_id")
-                ):
-                    if version > versions.get(stream, 0):
-                        versions[stream] = version
                 meta: dict[str, int] = dict(
                     cur.execute(self._q("SELECT key, value FROM {s}.meta")).fetchall()
                 )
@@ -217,43 +225,21 @@ class PostgresEventStore(BufferedEventStore):
             raise StoreError(f"{self._where}: cannot write {count} records: {exc}") from None
 
     def _row_pages(self, where: ReadFilter, after_seq: int, page_size: int) -> Iterator[list[Row]]:
-        conditions = ["seq > %s"]
-        params: list[object] = []
-        if where.to_seq is not None:
-            conditions.append("seq <= %s")
-            params.append(where.to_seq)
-        if where.from_ts is not None:
-            conditions.append("ts_event >= %s")
-            params.append(where.from_ts)
-        if where.to_ts is not None:
-            conditions.append("ts_event < %s")
-            params.append(where.to_ts)
-        if where.types is not None:
-            conditions.append("type_name = ANY(%s)")
-            params.append(sorted(where.types))
-        if where.stream_id is not None:
-            conditions.append("stream_id = %s")
-            params.append(where.stream_id)
-        if where.correlation_id is not None:
-            conditions.append("correlation_id = %s")
-            params.append(where.correlation_id)
+        conditions, params = filter_conditions(where, "%s", lambda types: ("type_name = ANY(%s)", [types]))
         query = self._q(
             f"SELECT {', '.join(COLUMNS)} FROM {{s}}.records WHERE {' AND '.join(conditions)} "
             f"ORDER BY seq LIMIT {int(page_size)}"
         )
-        last = after_seq
-        while True:
+
+        def fetch_after(last: int) -> list[Row]:
             try:
                 with self._conn.cursor(binary=True) as cur:
                     rows: list[Row] = cur.execute(query, [last, *params]).fetchall()
             except psycopg.Error as exc:
                 raise StoreError(f"{self._where}: cannot read after seq {last}: {exc}") from None
-            if not rows:
-                return
-            yield rows
-            if len(rows) < page_size:
-                return
-            last = rows[-1][0]
+            return rows
+
+        return keyset_pages(fetch_after, after_seq, page_size)
 
     def _stored_ids(self, ids: list[str]) -> set[str]:
         try:

@@ -34,7 +34,15 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from tradeloop.store.buffered import COLUMNS, BufferedEventStore, Row, StoreState
+from tradeloop.store.buffered import (
+    COLUMNS,
+    BufferedEventStore,
+    Row,
+    StoreState,
+    filter_conditions,
+    keyset_pages,
+    merge_versions,
+)
 from tradeloop.store.port import ConcurrencyError, Durability, ReadFilter, StoreError
 
 __all__ = ["SqliteEventStore"]
@@ -161,12 +169,10 @@ class SqliteEventStore(BufferedEventStore):
         try:
             conn = self._conn
             last = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM records").fetchone()[0]
-            versions = dict(conn.execute("SELECT stream_id, version FROM archived_streams"))
-            for stream, version in conn.execute(
-                "SELECT stream_id, MAX(version) FROM records GROUP BY stream_id"
-            ):
-                if version > versions.get(stream, 0):
-                    versions[stream] = version
+            versions = merge_versions(
+                dict(conn.execute("SELECT stream_id, version FROM archived_streams")),
+                conn.execute("SELECT stream_id, MAX(version) FROM records GROUP BY stream_id"),
+            )
             meta = dict(conn.execute("SELECT key, value FROM meta"))
         except sqlite3.Error as exc:
             raise StoreError(f"{self._describe()}: cannot load its counters: {exc}") from None
@@ -189,42 +195,19 @@ class SqliteEventStore(BufferedEventStore):
             raise StoreError(f"{self._describe()}: cannot write {count} records: {exc}") from None
 
     def _row_pages(self, where: ReadFilter, after_seq: int, page_size: int) -> Iterator[list[Row]]:
-        conditions = ["seq > ?"]
-        params: list[object] = []
-        if where.to_seq is not None:
-            conditions.append("seq <= ?")
-            params.append(where.to_seq)
-        if where.from_ts is not None:
-            conditions.append("ts_event >= ?")
-            params.append(where.from_ts)
-        if where.to_ts is not None:
-            conditions.append("ts_event < ?")
-            params.append(where.to_ts)
-        if where.types is not None:
-            types = sorted(where.types)
-            conditions.append(f"type_name IN ({', '.join('?' * len(types))})")
-            params.extend(types)
-        if where.stream_id is not None:
-            conditions.append("stream_id = ?")
-            params.append(where.stream_id)
-        if where.correlation_id is not None:
-            conditions.append("correlation_id = ?")
-            params.append(where.correlation_id)
-        # Keyset pages: each page is its own short query, so no read transaction stays open
-        # while the caller works on the records (and may append).
+        conditions, params = filter_conditions(
+            where, "?", lambda types: (f"type_name IN ({', '.join('?' * len(types))})", list(types))
+        )
         sql = f"{_SELECT} WHERE {' AND '.join(conditions)} ORDER BY seq LIMIT {int(page_size)}"
-        last = after_seq
-        while True:
+
+        def fetch_after(last: int) -> list[Row]:
             try:
                 rows: list[Row] = self._conn.execute(sql, [last, *params]).fetchall()
             except sqlite3.Error as exc:
                 raise StoreError(f"{self._describe()}: cannot read after seq {last}: {exc}") from None
-            if not rows:
-                return
-            yield rows
-            if len(rows) < page_size:
-                return
-            last = rows[-1][0]
+            return rows
+
+        return keyset_pages(fetch_after, after_seq, page_size)
 
     def _stored_ids(self, ids: list[str]) -> set[str]:
         found: set[str] = set()

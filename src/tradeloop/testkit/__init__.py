@@ -1,4 +1,4 @@
-"""A shipped test kit: stub instruments, market data, fills, seeded ids and a test clock.
+"""A shipped test kit: stub instruments, market data, fills, order round trips, seeded ids and a test clock.
 
 Layer: imports :mod:`tradeloop.core` and :mod:`tradeloop.model` only, so tests of any package
 above them can use it.
@@ -15,6 +15,7 @@ from tradeloop.testkit.stubs import (
     id_factory,
     make_bar,
     make_fill,
+    make_order_round,
     make_quote,
     make_trade,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "id_factory",
     "make_bar",
     "make_fill",
+    "make_order_round",
     "make_quote",
     "make_trade",
 ]

@@ -17,13 +17,22 @@ from tradeloop.core.ids import (
     AccountId,
     ClientOrderId,
     IdFactory,
+    PositionId,
     StrategyId,
     TradeId,
     VenueOrderId,
 )
+from tradeloop.core.message import Message
+from tradeloop.model.commands import OrderSpec, SubmitOrder
 from tradeloop.model.data import Bar, BarSpec, QuoteTick, TradeTick
-from tradeloop.model.enums import AggressorSide, LiquiditySide, OrderSide, OrderType
-from tradeloop.model.events import OrderFilled
+from tradeloop.model.enums import AggressorSide, LiquiditySide, OrderSide, OrderType, PositionSide
+from tradeloop.model.events import (
+    AccountStateChanged,
+    OrderAccepted,
+    OrderFilled,
+    PositionEvent,
+    PositionOpened,
+)
 from tradeloop.model.instruments import (
     BinaryEventContract,
     CryptoSpot,
@@ -45,6 +54,7 @@ __all__ = [
     "id_factory",
     "make_bar",
     "make_fill",
+    "make_order_round",
     "make_quote",
     "make_trade",
 ]
@@ -240,3 +250,110 @@ def make_fill(
         commission=commission,
         liquidity_side=liquidity_side,
     )
+
+
+def make_order_round(
+    instrument: Instrument,
+    price: ValueLike,
+    *,
+    ts_ns: int,
+    tag: str,
+    ids: IdFactory,
+    position_id: str | None = None,
+    position_quantity: ValueLike | Quantity = 1,
+    position_event: type[PositionEvent] = PositionOpened,
+    cash: str = "100000",
+    commissions: str = "2.5",
+    currency: str = "USD",
+    strategy_id: str = "S-1",
+    account_id: str = "SIM-001",
+) -> list[Message]:
+    """The five messages of one market buy of 1 as a recording holds them, 1 ns apart from
+    ``ts_ns``: ``SubmitOrder``, ``OrderAccepted``, ``OrderFilled`` at ``price``, a long
+    position event and ``AccountStateChanged``, all with one new correlation id, each caused
+    by the one before it (the account update by the fill).
+
+    Parameters
+    ----------
+    tag:
+        Names the order: client order ``O-<tag>``, venue order ``V-<tag>``, trade ``T-<tag>``
+        and, unless ``position_id`` is given, position ``P-<tag>``.
+    ids:
+        Mints the correlation id and every message id, in that order.
+    position_quantity, position_event:
+        The position after the fill and the event class reporting it
+        (:class:`PositionOpened` by default).
+    cash, commissions, currency:
+        The account update's balances.
+    """
+    strategy = StrategyId(strategy_id)
+    coid = ClientOrderId(f"O-{tag}")
+    corr = ids.new_id()
+    submit = SubmitOrder(
+        ts_event=ts_ns,
+        ts_init=ts_ns,
+        id=ids.new_id(),
+        correlation_id=corr,
+        strategy_id=strategy,
+        instrument_id=instrument.id,
+        order=OrderSpec(
+            client_order_id=coid,
+            strategy_id=strategy,
+            instrument_id=instrument.id,
+            side=OrderSide.BUY,
+            order_type=OrderType.MARKET,
+            quantity=instrument.make_qty(1),
+        ),
+    )
+    accepted = OrderAccepted(
+        ts_event=ts_ns + 1,
+        ts_init=ts_ns + 1,
+        id=ids.new_id(),
+        correlation_id=corr,
+        causation_id=submit.id,
+        strategy_id=strategy,
+        instrument_id=instrument.id,
+        client_order_id=coid,
+        venue_order_id=VenueOrderId(f"V-{tag}"),
+    )
+    fill = make_fill(
+        instrument,
+        OrderSide.BUY,
+        1,
+        price,
+        ts_ns=ts_ns + 2,
+        client_order_id=str(coid),
+        venue_order_id=f"V-{tag}",
+        strategy_id=strategy_id,
+        account_id=account_id,
+        trade_id=f"T-{tag}",
+        correlation_id=corr,
+        causation_id=accepted.id,
+        ids=ids,
+    )
+    position = position_event(
+        ts_event=ts_ns + 3,
+        ts_init=ts_ns + 3,
+        id=ids.new_id(),
+        correlation_id=corr,
+        causation_id=fill.id,
+        strategy_id=strategy,
+        instrument_id=instrument.id,
+        position_id=PositionId(position_id if position_id is not None else f"P-{tag}"),
+        side=PositionSide.LONG,
+        quantity=_qty(instrument, position_quantity),
+        avg_px_open=str(price),
+        realized_pnl=Money.from_str("0", currency),
+        last_px=_price(instrument, price),
+    )
+    account = AccountStateChanged(
+        ts_event=ts_ns + 4,
+        ts_init=ts_ns + 4,
+        id=ids.new_id(),
+        correlation_id=corr,
+        causation_id=fill.id,
+        account_id=AccountId(account_id),
+        cash=Money.from_str(cash, currency),
+        commissions=Money.from_str(commissions, currency),
+    )
+    return [submit, accepted, fill, position, account]

@@ -6,13 +6,9 @@ flow), feeds a price path, and checks which exit fired, how it was executed and 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from tradeloop.core.clock import NANOS_PER_SECOND
-from tradeloop.core.ids import InstrumentId, StrategyId
-from tradeloop.core.message import Message
 from tradeloop.lifecycle import (
     EdgeDetected,
     EntryAbandoned,
@@ -20,129 +16,31 @@ from tradeloop.lifecycle import (
     ExitCompleted,
     ExitPriority,
     ExitReason,
-    ExitTriggered,
-    LifecycleConfig,
     PriceRequested,
     TrailingStopMoved,
 )
 from tradeloop.lifecycle.exits import ExitEvaluator, ExitSignal, MarketSnapshot, WatchedPosition
-from tradeloop.lifecycle.methods import MethodConfig
-from tradeloop.model.commands import ClosePosition, FlattenAll, SubmitOrder
+from tradeloop.model.commands import FlattenAll, SubmitOrder
 from tradeloop.model.data import PriceSnapshot, QuoteTick
 from tradeloop.model.enums import OrderSide, OrderType
 from tradeloop.model.events import Alert, OrderDenied, OrderFilled, PositionClosed, PositionOpened
-from tradeloop.model.instruments import BinaryEventContract, Equity, Instrument
-from tradeloop.model.objects import Money
-from tradeloop.risk import RiskConfig
 from tradeloop.risk.events import CircuitBreakerTripped, ResetCircuitBreaker, TradingAuthorized, TradingState
-from tradeloop.runtime import BacktestEngine
-from tradeloop.strategy import Strategy, StrategyConfig
-from tradeloop.testkit.stubs import make_quote
-from tradeloop.venues.simulated import AccountType, SimulatedVenueConfig
 
-SEC = NANOS_PER_SECOND
-T0 = 1_704_207_600 * SEC  # 2024-01-02 15:00 UTC (10:00 in New York)
-ABC = Equity("ABC.SIM")
-EVT = BinaryEventContract("RAIN-24JAN02.SIM", expiry_ns=T0 + 600 * SEC)
-FAST = {"interval_seconds": 1, "urgent_interval_seconds": 1, "price_ttl_seconds": 5}
-
-
-class OpenConfig(StrategyConfig):
-    instrument_id: str = "ABC.SIM"
-    side: str = "BUY"
-    quantity: int = 100
-    edge: float | None = None
-    win_probability: float | None = None
-    payoff_ratio: float = 1.0
-
-
-class OpenOnce(Strategy):
-    """Buys (or sells) once on the first quote; with ``edge`` set, signals it instead."""
-
-    def __init__(self, config: OpenConfig) -> None:
-        super().__init__(config)
-        self.cfg = config
-        self.done = False
-
-    def on_start(self) -> None:
-        self.subscribe_quote_ticks(self.cfg.instrument_id)
-
-    def on_quote_tick(self, tick: QuoteTick) -> None:
-        if self.done:
-            return
-        self.done = True
-        side = OrderSide(self.cfg.side)
-        if self.cfg.edge is not None:
-            self.signal_edge(
-                tick.instrument_id,
-                side,
-                edge=self.cfg.edge,
-                price=tick.ask_price if side is OrderSide.BUY else tick.bid_price,
-                win_probability=self.cfg.win_probability,
-                payoff_ratio=self.cfg.payoff_ratio,
-            )
-            return
-        qty = self.instrument(tick.instrument_id).make_qty(self.cfg.quantity)
-        self.submit_order(self.order_factory.market(tick.instrument_id, side, qty))
-
-
-def quotes(
-    instrument: Instrument,
-    mids: Iterable[float | str],
-    *,
-    spread: str = "0.02",
-    start: int = T0,
-    step: int = SEC,
-) -> list[QuoteTick]:
-    half = Decimal(spread) / 2
-    out = []
-    for i, mid in enumerate(mids):
-        m = Decimal(str(mid))
-        out.append(make_quote(instrument, m - half, m + half, 10_000, 10_000, ts_ns=start + i * step))
-    return out
-
-
-def run(
-    data: Sequence[QuoteTick],
-    method: dict[str, Any],
-    *,
-    instrument: Instrument = ABC,
-    strategy: Strategy | None = None,
-    before: Callable[[BacktestEngine], None] | None = None,
-    evaluator: Callable[[MethodConfig], ExitEvaluator] = ExitEvaluator,
-    handler_errors: int = 0,
-    risk: dict[str, Any] | None = None,
-) -> tuple[BacktestEngine, list[Message]]:
-    engine = BacktestEngine(
-        lifecycle=LifecycleConfig.model_validate({"methods": {"m": method}}),
-        exit_evaluator=evaluator,
-        risk=RiskConfig.model_validate(risk or {}),
-    )
-    engine.add_instrument(instrument)
-    engine.add_venue(
-        "SIM",
-        SimulatedVenueConfig(
-            starting_balances=Money.from_str("1000000", "USD"), account_type=AccountType.MARGIN
-        ),
-    )
-    engine.add_data(list(data))
-    engine.add_strategy(strategy or OpenOnce(OpenConfig(method="m", instrument_id=str(instrument.id))))
-    seen: list[Message] = []
-    engine.bus.add_recorder(seen.append)
-    if before is not None:
-        before(engine)
-    engine.run()
-    failures = [m for m in seen if type(m).__name__ == "HandlerFailed"]
-    assert engine.bus.stats().handler_errors == handler_errors, failures
-    return engine, seen
-
-
-def of(kind: type, seen: list[Message]) -> list[Any]:
-    return [m for m in seen if isinstance(m, kind)]
-
-
-def exits(seen: list[Message]) -> list[ExitTriggered]:
-    return of(ExitTriggered, seen)
+from .scenarios import (
+    ABC,
+    EVT,
+    FAST,
+    SEC,
+    T0,
+    OpenConfig,
+    OpenOnce,
+    close_position_at,
+    exits,
+    of,
+    publish_at,
+    quotes,
+    run,
+)
 
 
 def only_stop_loss(**extra: Any) -> dict[str, Any]:
@@ -276,39 +174,21 @@ def test_equity_exits_before_the_market_close() -> None:
 
 
 def test_manual_close_and_kill_switch_are_critical() -> None:
-    def close_after_ten_seconds(engine: BacktestEngine) -> None:
-        def fire(_: object) -> None:
-            now = engine.clock.timestamp_ns()
-            engine.bus.publish(
-                ClosePosition(
-                    id="close-1",
-                    correlation_id="close-1",
-                    ts_event=now,
-                    ts_init=now,
-                    strategy_id=StrategyId("OpenOnce-001"),
-                    instrument_id=InstrumentId("ABC.SIM"),
-                    reason="operator",
-                )
-            )
-
-        engine.clock.set_time_alert("test.close", T0 + 10 * SEC, fire)
-
-    _, seen = run(quotes(ABC, [100] * 20), only_stop_loss(), before=close_after_ten_seconds)
+    _, seen = run(
+        quotes(ABC, [100] * 20), only_stop_loss(), before=close_position_at(T0 + 10 * SEC, "OpenOnce-001")
+    )
     (trigger,) = exits(seen)
     assert trigger.reason is ExitReason.MANUAL_CLOSE
     assert trigger.correlation_id == "close-1"
     assert of(PositionClosed, seen)
 
-    def kill(engine: BacktestEngine) -> None:
-        def fire(_: object) -> None:
-            now = engine.clock.timestamp_ns()
-            engine.bus.publish(
-                FlattenAll(
-                    id="k", correlation_id="k", ts_event=now, ts_init=now, reason="test", source="kill_switch"
-                )
-            )
-
-        engine.clock.set_time_alert("test.kill", T0 + 10 * SEC, fire)
+    kill = publish_at(
+        T0 + 10 * SEC,
+        lambda now: FlattenAll(
+            id="k", correlation_id="k", ts_event=now, ts_init=now, reason="test", source="kill_switch"
+        ),
+        "test.kill",
+    )
 
     _, seen = run(quotes(ABC, [100] * 20), only_stop_loss(), before=kill)
     (trigger,) = exits(seen)
@@ -337,21 +217,13 @@ class BuyThenAdd(OpenOnce):
 
 
 def test_daily_loss_breaker_flattens_with_market_orders_and_waits_for_a_manual_reset() -> None:
-    def reset_at_30_seconds(engine: BacktestEngine) -> None:
-        def fire(_: object) -> None:
-            now = engine.clock.timestamp_ns()
-            engine.bus.publish(
-                ResetCircuitBreaker(
-                    id="r",
-                    correlation_id="r",
-                    ts_event=now,
-                    ts_init=now,
-                    breaker="daily_loss",
-                    reason="checked",
-                )
-            )
-
-        engine.clock.set_time_alert("test.reset", T0 + 30 * SEC, fire)
+    reset_at_30_seconds = publish_at(
+        T0 + 30 * SEC,
+        lambda now: ResetCircuitBreaker(
+            id="r", correlation_id="r", ts_event=now, ts_init=now, breaker="daily_loss", reason="checked"
+        ),
+        "test.reset",
+    )
 
     path = [100] * 5 + [94] * 35  # 100 long at 100.01, down 6: a loss past the 500 limit
     engine, seen = run(
@@ -396,16 +268,13 @@ def test_a_loss_from_prices_alone_trips_the_daily_loss_breaker_on_its_check_time
 
 
 def test_flatten_all_closes_positions_no_method_watches() -> None:
-    def kill(engine: BacktestEngine) -> None:
-        def fire(_: object) -> None:
-            now = engine.clock.timestamp_ns()
-            engine.bus.publish(
-                FlattenAll(
-                    id="k", correlation_id="k", ts_event=now, ts_init=now, reason="test", source="kill_switch"
-                )
-            )
-
-        engine.clock.set_time_alert("test.kill", T0 + 5 * SEC, fire)
+    kill = publish_at(
+        T0 + 5 * SEC,
+        lambda now: FlattenAll(
+            id="k", correlation_id="k", ts_event=now, ts_init=now, reason="test", source="kill_switch"
+        ),
+        "test.kill",
+    )
 
     unwatched = OpenOnce(OpenConfig())  # no method: opened by its own order, not watched
     engine, seen = run(quotes(ABC, [100] * 20), {"monitor": FAST}, strategy=unwatched, before=kill)

@@ -8,102 +8,37 @@ no longer published after another exit failed, and so on.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Any
 
-from tradeloop.core.ids import InstrumentId, StrategyId
-from tradeloop.core.message import Message
 from tradeloop.lifecycle import (
     EntryAbandoned,
     ExitCompleted,
     ExitFailed,
     ExitReason,
-    LifecycleConfig,
     TrailingStopMoved,
 )
 from tradeloop.lifecycle.exits import ExitEvaluator, ExitSignal, MarketSnapshot, WatchedPosition
 from tradeloop.lifecycle.methods import MethodConfig
-from tradeloop.model.commands import CancelOrder, ClosePosition, SubmitOrder
+from tradeloop.model.commands import CancelOrder, SubmitOrder
 from tradeloop.model.data import PriceSnapshot, QuoteTick
 from tradeloop.model.enums import OrderSide
 from tradeloop.model.events import Alert, AlertSeverity, OrderCanceled, OrderFilled
-from tradeloop.model.objects import Money
-from tradeloop.runtime import BacktestEngine
-from tradeloop.strategy import Strategy
 from tradeloop.testkit.stubs import make_quote
-from tradeloop.venues.simulated import AccountType, FaultConfig, SimulatedVenueConfig
+from tradeloop.venues.simulated import FaultConfig
 
-from .test_lifecycle_backtest import (
+from .scenarios import (
     ABC,
     FAST,
     SEC,
     T0,
     OpenConfig,
     OpenOnce,
+    close_position_at,
     exits,
     of,
     quotes,
+    run,
 )
-
-
-def run(
-    data: Sequence[QuoteTick],
-    method: dict[str, Any],
-    strategy: Strategy,
-    *,
-    faults: FaultConfig | None = None,
-    before: Callable[[BacktestEngine], None] | None = None,
-    evaluator: Callable[[MethodConfig], ExitEvaluator] = ExitEvaluator,
-    handler_errors: int = 0,
-) -> tuple[BacktestEngine, list[Message]]:
-    """One run of ``strategy`` on ABC under method ``m``, on a venue with ``faults``."""
-    engine = BacktestEngine(
-        lifecycle=LifecycleConfig.model_validate({"methods": {"m": method}}), exit_evaluator=evaluator
-    )
-    engine.add_instrument(ABC)
-    engine.add_venue(
-        "SIM",
-        SimulatedVenueConfig(
-            starting_balances=Money.from_str("1000000", "USD"),
-            account_type=AccountType.MARGIN,
-            faults=faults or FaultConfig(),
-        ),
-    )
-    engine.add_data(list(data))
-    engine.add_strategy(strategy)
-    seen: list[Message] = []
-    engine.bus.add_recorder(seen.append)
-    if before is not None:
-        before(engine)
-    engine.run()
-    assert engine.bus.stats().handler_errors == handler_errors, [
-        m for m in seen if type(m).__name__ == "HandlerFailed"
-    ]
-    return engine, seen
-
-
-def close_position_at(ts_ns: int, strategy: str) -> Callable[[BacktestEngine], None]:
-    """An operator's ``ClosePosition`` for ``strategy`` on ABC at ``ts_ns``."""
-
-    def arm(engine: BacktestEngine) -> None:
-        def fire(_: object) -> None:
-            now = engine.clock.timestamp_ns()
-            engine.bus.publish(
-                ClosePosition(
-                    id="close-1",
-                    correlation_id="close-1",
-                    ts_event=now,
-                    ts_init=now,
-                    strategy_id=StrategyId(strategy),
-                    instrument_id=InstrumentId("ABC.SIM"),
-                    reason="operator",
-                )
-            )
-
-        engine.clock.set_time_alert("test.close", ts_ns, fire)
-
-    return arm
 
 
 class LowBidder(OpenOnce):

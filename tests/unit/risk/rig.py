@@ -19,9 +19,9 @@ from tradeloop.execution import ExecutionEngine, OrderFactory
 from tradeloop.model.account import Account
 from tradeloop.model.commands import CancelAllOrders, CancelOrder, ModifyOrder, OrderSpec, SubmitOrder
 from tradeloop.model.enums import OrderSide
-from tradeloop.model.events import OrderDenied
+from tradeloop.model.events import OrderCanceled, OrderDenied
 from tradeloop.model.instruments import Equity, Instrument
-from tradeloop.model.objects import Money
+from tradeloop.model.objects import Money, Price, Quantity
 from tradeloop.portfolio import Portfolio
 from tradeloop.risk import CircuitBreakers, RiskConfig, RiskEngine, TradingState
 from tradeloop.testkit import TestClock, aapl_equity, es_future, make_bar, make_fill, make_trade
@@ -37,7 +37,7 @@ M = TypeVar("M")
 
 
 class Venue:
-    """A fake execution client: records every command; fills on request."""
+    """A fake execution client: records every command; fills and cancels on request."""
 
     def __init__(self, venue: str, bus: MessageBus, clock: TestClock, ids: IdFactory) -> None:
         self._venue = VenueName(venue)
@@ -47,6 +47,7 @@ class Venue:
         self.submitted: list[SubmitOrder] = []
         self.canceled: list[CancelOrder] = []
         self.modified: list[ModifyOrder] = []
+        self.canceled_all: list[CancelAllOrders] = []
 
     @property
     def venue(self) -> VenueName:
@@ -66,9 +67,10 @@ class Venue:
         self.modified.append(command)
 
     def cancel_all_orders(self, command: CancelAllOrders) -> None:
-        raise AssertionError("not used by these tests")
+        self.canceled_all.append(command)
 
     def fill(self, instrument: Instrument, command: SubmitOrder, price: str) -> None:
+        """Fill the whole order at ``price``, as the venue would report it."""
         spec = command.order
         self._bus.publish(
             make_fill(
@@ -83,6 +85,22 @@ class Venue:
                 correlation_id=command.correlation_id,
                 causation_id=command.id,
                 ids=self._ids,
+            )
+        )
+
+    def confirm_cancel(self, command: SubmitOrder) -> None:
+        """Report the order canceled, as the venue would after a cancel request."""
+        now = self._clock.timestamp_ns()
+        self._bus.publish(
+            OrderCanceled(
+                id=self._ids.new_id(),
+                correlation_id=command.correlation_id,
+                causation_id=command.id,
+                ts_event=now,
+                ts_init=now,
+                strategy_id=command.strategy_id,
+                instrument_id=command.instrument_id,
+                client_order_id=command.order.client_order_id,
             )
         )
 
@@ -153,8 +171,20 @@ class Rig:
     def state(self) -> TradingState:
         return self.risk.trading_state
 
+    @property
+    def xnas(self) -> Venue:
+        return self.venues["XNAS"]
+
+    @property
+    def cme(self) -> Venue:
+        return self.venues["CME"]
+
     def reached_venue(self, command: SubmitOrder) -> bool:
         return any(command is c for v in self.venues.values() for c in v.submitted)
+
+    def last_submitted(self, instrument: Instrument) -> SubmitOrder | None:
+        submitted = self.venues[instrument.venue].submitted
+        return submitted[-1] if submitted else None
 
     def status(self, command: SubmitOrder) -> str:
         order = self.execution.order(ClientOrderId(command.order.client_order_id))
@@ -163,9 +193,10 @@ class Rig:
 
     # -- a strategy --------------------------------------------------------------------------
 
-    def submit(self, spec: OrderSpec) -> SubmitOrder:
+    def command(self, spec: OrderSpec) -> SubmitOrder:
+        """The submit command for ``spec``, not yet published."""
         now = self.clock.timestamp_ns()
-        command = SubmitOrder(
+        return SubmitOrder(
             id=self.ids.new_id(),
             correlation_id=self.ids.new_id(),
             ts_event=now,
@@ -174,6 +205,9 @@ class Rig:
             instrument_id=spec.instrument_id,
             order=spec,
         )
+
+    def submit(self, spec: OrderSpec) -> SubmitOrder:
+        command = self.command(spec)
         self.bus.publish(command)
         return command
 
@@ -190,8 +224,13 @@ class Rig:
         )
 
     def modify_qty(self, command: SubmitOrder, qty: str) -> ModifyOrder:
-        now = self.clock.timestamp_ns()
         instrument = self.portfolio.instrument(command.instrument_id)
+        return self.modify(command, quantity=instrument.make_qty(qty))
+
+    def modify(
+        self, command: SubmitOrder, *, quantity: Quantity | None = None, price: Price | None = None
+    ) -> ModifyOrder:
+        now = self.clock.timestamp_ns()
         modify = ModifyOrder(
             id=self.ids.new_id(),
             correlation_id=command.correlation_id,
@@ -201,10 +240,26 @@ class Rig:
             strategy_id=command.strategy_id,
             instrument_id=command.instrument_id,
             client_order_id=command.order.client_order_id,
-            quantity=instrument.make_qty(qty),
+            quantity=quantity,
+            price=price,
         )
         self.bus.publish(modify)
         return modify
+
+    def cancel(self, command: SubmitOrder) -> CancelOrder:
+        now = self.clock.timestamp_ns()
+        cancel = CancelOrder(
+            id=self.ids.new_id(),
+            correlation_id=command.correlation_id,
+            causation_id=command.id,
+            ts_event=now,
+            ts_init=now,
+            strategy_id=command.strategy_id,
+            instrument_id=command.instrument_id,
+            client_order_id=command.order.client_order_id,
+        )
+        self.bus.publish(cancel)
+        return cancel
 
     # -- the market --------------------------------------------------------------------------
 

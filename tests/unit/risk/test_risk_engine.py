@@ -1,8 +1,8 @@
 """RiskEngine: approvals reach the venue, each limit's breach is denied with its numbers.
 
-The rig is real (bus, clock, portfolio, execution engine); :class:`RecordingVenue` stands in
-for a venue: it records the commands the execution engine routes to it and, when a test asks,
-publishes the fills and cancels a venue would.
+The rig is the shared one of ``rig.py`` (real bus, clock, portfolio, execution engine), here
+without circuit breakers; its fake venue records the commands the execution engine routes to it
+and, when a test asks, publishes the fills and cancels a venue would.
 """
 
 from __future__ import annotations
@@ -12,226 +12,36 @@ from decimal import Decimal
 import msgspec
 import pytest
 
-from tradeloop.core.bus import MessageBus
-from tradeloop.core.clock import NANOS_PER_SECOND
 from tradeloop.core.errors import TradeloopError
-from tradeloop.core.ids import AccountId, ClientOrderId, IdFactory, StrategyId, Venue, instrument_id
-from tradeloop.core.message import Event, HandlerFailed
-from tradeloop.execution import ExecutionEngine, OrderFactory
-from tradeloop.model.account import Account
-from tradeloop.model.commands import CancelAllOrders, CancelOrder, ModifyOrder, OrderSpec, SubmitOrder
-from tradeloop.model.enums import OrderSide
-from tradeloop.model.events import OrderCanceled, OrderDenied
-from tradeloop.model.instruments import Instrument
-from tradeloop.model.objects import Money, Price, Quantity
-from tradeloop.portfolio import Portfolio
-from tradeloop.risk import OrderModifyDenied, RiskConfig, RiskEngine, TradingState, TradingStateChanged
-from tradeloop.testkit import TestClock, aapl_equity, es_future, make_fill, make_quote, make_trade
+from tradeloop.core.ids import instrument_id
+from tradeloop.core.message import Event
+from tradeloop.model.commands import CancelAllOrders, SubmitOrder
+from tradeloop.model.events import OrderDenied
+from tradeloop.model.objects import Price, Quantity
+from tradeloop.risk import OrderModifyDenied, RiskConfig, TradingState, TradingStateChanged
+from tradeloop.testkit import make_quote
 
-DAY_NS = 86_400 * NANOS_PER_SECOND
-START_NS = 20_000 * DAY_NS + 14 * 3_600 * NANOS_PER_SECOND  # 14:00 UTC on some day
-STRATEGY = StrategyId("S-1")
-ACCOUNT = AccountId("SIM-001")
+from . import rig as shared
+from .rig import BUY, SELL, START_NS, STRATEGY
 
 
-class RecordingVenue:
-    """A fake execution client: records every command; fills and cancels on request."""
-
-    def __init__(self, venue: str, bus: MessageBus, clock: TestClock, ids: IdFactory) -> None:
-        self._venue = Venue(venue)
-        self._bus = bus
-        self._clock = clock
-        self._ids = ids
-        self.submitted: list[SubmitOrder] = []
-        self.canceled: list[CancelOrder] = []
-        self.modified: list[ModifyOrder] = []
-        self.canceled_all: list[CancelAllOrders] = []
-
-    @property
-    def venue(self) -> Venue:
-        return self._venue
-
-    @property
-    def account_id(self) -> AccountId:
-        return ACCOUNT
-
-    def submit_order(self, command: SubmitOrder) -> None:
-        self.submitted.append(command)
-
-    def cancel_order(self, command: CancelOrder) -> None:
-        self.canceled.append(command)
-
-    def modify_order(self, command: ModifyOrder) -> None:
-        self.modified.append(command)
-
-    def cancel_all_orders(self, command: CancelAllOrders) -> None:
-        self.canceled_all.append(command)
-
-    def fill(self, instrument: Instrument, command: SubmitOrder, price: str) -> None:
-        """Fill the whole order at ``price``, as the venue would report it."""
-        spec = command.order
-        self._bus.publish(
-            make_fill(
-                instrument,
-                spec.side,
-                spec.quantity,
-                price,
-                ts_ns=self._clock.timestamp_ns(),
-                client_order_id=spec.client_order_id,
-                strategy_id=spec.strategy_id,
-                account_id=ACCOUNT,
-                correlation_id=command.correlation_id,
-                causation_id=command.id,
-                ids=self._ids,
-            )
-        )
-
-    def confirm_cancel(self, command: SubmitOrder) -> None:
-        now = self._clock.timestamp_ns()
-        self._bus.publish(
-            OrderCanceled(
-                id=self._ids.new_id(),
-                correlation_id=command.correlation_id,
-                causation_id=command.id,
-                ts_event=now,
-                ts_init=now,
-                strategy_id=command.strategy_id,
-                instrument_id=command.instrument_id,
-                client_order_id=command.order.client_order_id,
-            )
-        )
-
-
-class Rig:
-    """Everything between a strategy and a venue, wired on one bus."""
+class Rig(shared.Rig):
+    """The shared risk rig without circuit breakers, so only the risk engine's own checks act."""
 
     def __init__(self, config: RiskConfig | None = None, cash: str = "100000") -> None:
-        self.clock = TestClock(START_NS)
-        self.ids = IdFactory(0)
-        self.bus = MessageBus(self.clock, self.ids)
-        self.aapl = aapl_equity()
-        self.es = es_future()
-        self.portfolio = Portfolio(
-            self.bus,
-            self.clock,
-            self.ids,
-            Account(ACCOUNT, Money.from_str(cash, "USD")),
-            [self.aapl, self.es],
-        )
-        self.execution = ExecutionEngine(self.bus, self.clock, self.ids)
-        self.venues = {name: RecordingVenue(name, self.bus, self.clock, self.ids) for name in ("XNAS", "CME")}
-        for venue in self.venues.values():
-            self.execution.register_client(venue)
-        self.risk = RiskEngine(self.bus, self.clock, self.ids, self.portfolio, self.execution, config)
-        self.orders: OrderFactory = self.execution.order_factory(STRATEGY)
-        self.denied: list[OrderDenied] = []
-        self.modify_denied: list[OrderModifyDenied] = []
-        self.state_changes: list[TradingStateChanged] = []
-        self.failures: list[HandlerFailed] = []
-        self.bus.subscribe(OrderDenied, self.denied.append)
-        self.bus.subscribe(OrderModifyDenied, self.modify_denied.append)
-        self.bus.subscribe(TradingStateChanged, self.state_changes.append)
-        self.bus.subscribe(HandlerFailed, self.failures.append)
+        super().__init__(config, cash=cash, breakers=False)
 
     @property
-    def xnas(self) -> RecordingVenue:
-        return self.venues["XNAS"]
+    def denied(self) -> list[OrderDenied]:
+        return self.of(OrderDenied)
 
     @property
-    def cme(self) -> RecordingVenue:
-        return self.venues["CME"]
+    def modify_denied(self) -> list[OrderModifyDenied]:
+        return self.of(OrderModifyDenied)
 
-    # -- what a strategy does ----------------------------------------------------------------
-
-    def command(self, spec: OrderSpec) -> SubmitOrder:
-        now = self.clock.timestamp_ns()
-        return SubmitOrder(
-            id=self.ids.new_id(),
-            correlation_id=self.ids.new_id(),
-            ts_event=now,
-            ts_init=now,
-            strategy_id=spec.strategy_id,
-            instrument_id=spec.instrument_id,
-            order=spec,
-        )
-
-    def submit(self, spec: OrderSpec) -> SubmitOrder:
-        command = self.command(spec)
-        self.bus.publish(command)
-        return command
-
-    def market(
-        self, instrument: Instrument, side: OrderSide, qty: str, *, reduce_only: bool = False
-    ) -> SubmitOrder:
-        return self.submit(
-            self.orders.market(instrument.id, side, instrument.make_qty(qty), reduce_only=reduce_only)
-        )
-
-    def limit(self, instrument: Instrument, side: OrderSide, qty: str, price: str) -> SubmitOrder:
-        return self.submit(
-            self.orders.limit(instrument.id, side, instrument.make_qty(qty), instrument.make_price(price))
-        )
-
-    def modify(
-        self, command: SubmitOrder, *, quantity: Quantity | None = None, price: Price | None = None
-    ) -> ModifyOrder:
-        now = self.clock.timestamp_ns()
-        modify = ModifyOrder(
-            id=self.ids.new_id(),
-            correlation_id=command.correlation_id,
-            causation_id=command.id,
-            ts_event=now,
-            ts_init=now,
-            strategy_id=command.strategy_id,
-            instrument_id=command.instrument_id,
-            client_order_id=command.order.client_order_id,
-            quantity=quantity,
-            price=price,
-        )
-        self.bus.publish(modify)
-        return modify
-
-    def cancel(self, command: SubmitOrder) -> CancelOrder:
-        now = self.clock.timestamp_ns()
-        cancel = CancelOrder(
-            id=self.ids.new_id(),
-            correlation_id=command.correlation_id,
-            causation_id=command.id,
-            ts_event=now,
-            ts_init=now,
-            strategy_id=command.strategy_id,
-            instrument_id=command.instrument_id,
-            client_order_id=command.order.client_order_id,
-        )
-        self.bus.publish(cancel)
-        return cancel
-
-    # -- what the market and the venue do ----------------------------------------------------
-
-    def trade(self, instrument: Instrument, price: str) -> None:
-        self.bus.publish(make_trade(instrument, price, ts_ns=self.clock.timestamp_ns()))
-
-    def hold(self, instrument: Instrument, side: OrderSide, qty: str, price: str) -> None:
-        """Build a position through the real flow: market order, approval, venue fill."""
-        self.trade(instrument, price)
-        command = self.market(instrument, side, qty)
-        assert self.last_submitted(instrument) is command, "the setup order was not approved"
-        self.venues[instrument.venue].fill(instrument, command, price)
-
-    def last_submitted(self, instrument: Instrument) -> SubmitOrder | None:
-        submitted = self.venues[instrument.venue].submitted
-        return submitted[-1] if submitted else None
-
-    def advance(self, seconds: Decimal | int) -> None:
-        self.clock.advance_time(self.clock.timestamp_ns() + int(Decimal(seconds) * NANOS_PER_SECOND))
-
-    def status(self, command: SubmitOrder) -> str:
-        order = self.execution.order(ClientOrderId(command.order.client_order_id))
-        assert order is not None
-        return order.status.value
-
-
-BUY, SELL = OrderSide.BUY, OrderSide.SELL
+    @property
+    def state_changes(self) -> list[TradingStateChanged]:
+        return self.of(TradingStateChanged)
 
 
 def state_of(rig: Rig) -> TradingState:
@@ -800,12 +610,12 @@ def test_orders_on_unknown_instruments_or_off_the_grid_are_denied() -> None:
     rig = Rig(RiskConfig(max_order_quantity=1000))
     factory = rig.orders
 
-    rig.submit(factory.market(instrument_id("MSFT.XNAS"), BUY, Quantity.from_int(1)))
+    rig.submit(factory.market(instrument_id("NVDA.XNAS"), BUY, Quantity.from_int(1)))
     rig.submit(factory.market(rig.aapl.id, BUY, Quantity.from_str("1.5")))
     rig.submit(factory.limit(rig.aapl.id, BUY, Quantity.from_int(1), Price.from_str("100.005")))
 
     assert [d.reason for d in rig.denied] == [
-        "instrument: unknown instrument MSFT.XNAS",
+        "instrument: unknown instrument NVDA.XNAS",
         "instrument: AAPL.XNAS quantity 1.5 is not a multiple of the lot size 1",
         "instrument: AAPL.XNAS price 100.005 is not a multiple of the tick size 0.01",
     ]

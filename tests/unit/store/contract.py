@@ -19,13 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from tradeloop.core.ids import AccountId, ClientOrderId, PositionId, StrategyId, VenueOrderId
 from tradeloop.core.message import Event, Message, register_alias
-from tradeloop.model.commands import OrderSpec, SubmitOrder
 from tradeloop.model.data import Bar, QuoteTick
-from tradeloop.model.enums import OrderSide, OrderType, PositionSide
-from tradeloop.model.events import AccountStateChanged, OrderAccepted, OrderFilled, PositionOpened
-from tradeloop.model.objects import Money
+from tradeloop.model.enums import OrderSide
+from tradeloop.model.events import OrderFilled
 from tradeloop.store.archive import archive_before
 from tradeloop.store.buffered import BufferedEventStore
 from tradeloop.store.port import (
@@ -38,7 +35,15 @@ from tradeloop.store.port import (
     StoreError,
     stream_of,
 )
-from tradeloop.testkit import es_future, id_factory, make_bar, make_fill, make_quote, make_trade
+from tradeloop.testkit import (
+    es_future,
+    id_factory,
+    make_bar,
+    make_fill,
+    make_order_round,
+    make_quote,
+    make_trade,
+)
 
 ES = es_future()
 SECOND = 1_000_000_000
@@ -63,75 +68,9 @@ def trading_cycle(n: int, *, seed: int = 1, t0: int = SECOND) -> list[Message]:
     out: list[Message] = []
     for i in range(n):
         ts = t0 + i * 10 * SECOND
-        coid = ClientOrderId(f"O-{seed}-{i}")
-        corr = ids.new_id()
         out.append(make_quote(ES, "5000.00", "5000.25", 3, 4, ts_ns=ts))
         out.append(make_bar(ES, "5000", "5001", "4999.5", "5000.25", ts_ns=ts + 1))
-        submit = SubmitOrder(
-            ts_event=ts + 2,
-            ts_init=ts + 2,
-            id=ids.new_id(),
-            correlation_id=corr,
-            strategy_id=StrategyId("S-1"),
-            instrument_id=ES.id,
-            order=OrderSpec(
-                client_order_id=coid,
-                strategy_id=StrategyId("S-1"),
-                instrument_id=ES.id,
-                side=OrderSide.BUY,
-                order_type=OrderType.MARKET,
-                quantity=ES.make_qty(1),
-            ),
-        )
-        accepted = OrderAccepted(
-            ts_event=ts + 3,
-            ts_init=ts + 3,
-            id=ids.new_id(),
-            correlation_id=corr,
-            causation_id=submit.id,
-            strategy_id=StrategyId("S-1"),
-            instrument_id=ES.id,
-            client_order_id=coid,
-            venue_order_id=VenueOrderId(f"V-{seed}-{i}"),
-        )
-        fill = make_fill(
-            ES,
-            OrderSide.BUY,
-            1,
-            "5000.25",
-            ts_ns=ts + 4,
-            client_order_id=str(coid),
-            trade_id=f"T-{seed}-{i}",
-            correlation_id=corr,
-            causation_id=accepted.id,
-            ids=ids,
-        )
-        position = PositionOpened(
-            ts_event=ts + 5,
-            ts_init=ts + 5,
-            id=ids.new_id(),
-            correlation_id=corr,
-            causation_id=fill.id,
-            strategy_id=StrategyId("S-1"),
-            instrument_id=ES.id,
-            position_id=PositionId(f"P-{seed}-{i}"),
-            side=PositionSide.LONG,
-            quantity=ES.make_qty(1),
-            avg_px_open="5000.25",
-            realized_pnl=Money.from_str("0", "USD"),
-            last_px=ES.make_price("5000.25"),
-        )
-        account = AccountStateChanged(
-            ts_event=ts + 6,
-            ts_init=ts + 6,
-            id=ids.new_id(),
-            correlation_id=corr,
-            causation_id=fill.id,
-            account_id=AccountId("SIM-001"),
-            cash=Money.from_str("100000", "USD"),
-            commissions=Money.from_str("2.5", "USD"),
-        )
-        out += [submit, accepted, fill, position, account]
+        out += make_order_round(ES, "5000.25", ts_ns=ts + 2, tag=f"{seed}-{i}", ids=ids)
     return out
 
 

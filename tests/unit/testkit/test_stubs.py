@@ -138,3 +138,27 @@ def test_default_fills_get_distinct_event_and_trade_ids() -> None:
     a, b = make_fill(es, OrderSide.BUY, 1, "4500"), make_fill(es, OrderSide.BUY, 1, "4500")
     assert a.id != b.id
     assert a.trade_id != b.trade_id
+
+
+def test_make_order_round_chains_five_messages_under_one_correlation() -> None:
+    from tradeloop.model.events import PositionChanged
+
+    es = testkit.es_future()
+    messages = testkit.make_order_round(
+        es, "5000.25", ts_ns=100, tag="7", ids=testkit.id_factory(3), position_event=PositionChanged
+    )
+    submit, accepted, fill, position, account = messages
+    assert [type(m).__name__ for m in messages] == [
+        "SubmitOrder",
+        "OrderAccepted",
+        "OrderFilled",
+        "PositionChanged",
+        "AccountStateChanged",
+    ]
+    assert [m.ts_event for m in messages] == [100, 101, 102, 103, 104]
+    assert len({m.correlation_id for m in messages}) == 1
+    assert (accepted.causation_id, fill.causation_id) == (submit.id, accepted.id)
+    assert position.causation_id == account.causation_id == fill.id
+    assert (str(fill.client_order_id), str(fill.venue_order_id), str(fill.trade_id)) == ("O-7", "V-7", "T-7")
+    assert str(position.position_id) == "P-7"
+    assert testkit.make_order_round(es, "5000.25", ts_ns=100, tag="7", ids=testkit.id_factory(3))[0] == submit
