@@ -23,6 +23,7 @@ __all__ = [
     "LoggingSettings",
     "NodeSettings",
     "PaperConfig",
+    "VenueLinkSettings",
     "StoreSettings",
     "DataConfig",
     "InstrumentConfig",
@@ -203,6 +204,25 @@ class StoreSettings(_Frozen):
         return self
 
 
+class VenueLinkSettings(_Frozen):
+    """Where the node's market data and execution come from.
+
+    ``local`` (the default): the configured data replayed on the live clock into an in-process
+    simulated venue. ``remote``: a venue server (:mod:`tradeloop.venues.simulated.server`)
+    listening on ``socket`` serves both, in lock-step, and the node recovers from its event
+    store after a crash (:mod:`tradeloop.runtime.recovery`); the store must be SQLite.
+    """
+
+    mode: Literal["local", "remote"] = "local"
+    socket: Path | None = None
+
+    @model_validator(mode="after")
+    def _socket_for_remote(self) -> VenueLinkSettings:
+        if self.mode == "remote" and self.socket is None:
+            raise ValueError("node.venue.socket is required when node.venue.mode is 'remote'")
+        return self
+
+
 class NodeSettings(_Frozen):
     """How a paper (or live) node runs.
 
@@ -225,6 +245,8 @@ class NodeSettings(_Frozen):
         Reload the config file when it changes (validated, applied live, or rejected).
     store:
         The event store (see :class:`StoreSettings`); ``log.enabled: false`` turns recording off.
+    venue:
+        A local simulated venue or a remote venue server (see :class:`VenueLinkSettings`).
     retain_closed:
         Closed orders, closed positions and equity points kept in memory (the newest); older
         ones are forgotten every few seconds so a node that runs for weeks stays bounded.
@@ -240,6 +262,7 @@ class NodeSettings(_Frozen):
     watch_config: bool = True
     retain_closed: int = Field(1_000, ge=0)
     store: StoreSettings = StoreSettings()
+    venue: VenueLinkSettings = VenueLinkSettings()
 
 
 class LoggingSettings(_Frozen):

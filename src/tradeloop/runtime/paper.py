@@ -19,6 +19,25 @@ backtest builds (strategies, risk, execution, portfolio, lifecycle, simulated ve
 - **hot reload**: edits of the config file are validated and applied live (risk limits, log
   levels) or rejected with the running config kept (:mod:`tradeloop.runtime.reload`).
 
+Remote venue and crash recovery
+-------------------------------
+With ``node.venue.mode: remote`` the market data and the execution come from a venue server
+(:mod:`tradeloop.venues.simulated.server`) on ``node.venue.socket``, in lock-step, through the
+:class:`~tradeloop.runtime.recovery.VenueLink` that the recoverable node uses too: the market
+data service's stream is the server's items, the execution client is a
+:class:`~tradeloop.runtime.recovery.RemoteVenueClient`, and each item is processed and
+committed to the SQLite store before it is acknowledged. At start the node recovers from that
+store (a node killed at any instant resumes exactly where it was): it re-runs the stored items
+with nothing sent to the venue, checks every re-derived message byte for byte against the
+store, reconciles with the venue and resumes. The clock is then a
+:class:`~tradeloop.core.clock.SimulatedClock` set from the items' times, not a fast live
+clock: a live clock would let wall time (how fast the process ran, when it was killed) decide
+when timers fire relative to the items, and a rebuild would diverge from the stored log. The
+store holds the messages of the venue's work (items, answers, the session's end); what the
+services publish on their own schedule (state changes, health, wall-clock alerts) is not
+replayable and is not stored in this mode. Working orders are kept at shutdown: they live at
+the venue, and a restarted node finds them again.
+
 Handlers stay synchronous: I/O (the feed's waiting, the store's writes, HTTP) runs in tasks and
 comes back as messages. Shutdown (``SIGINT``/``SIGTERM``, :meth:`PaperNode.request_stop`, the
 end of the data, or a background task that failed): stop intake, stop the services (the feed
@@ -29,6 +48,7 @@ cancel the clock's timers, flush and close the store. A second signal exits at o
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import time
@@ -38,7 +58,7 @@ from pathlib import Path
 from typing import Any
 
 from tradeloop.config.snapshots import SnapshotStore
-from tradeloop.core.clock import NANOS_PER_SECOND, LiveClock
+from tradeloop.core.clock import NANOS_PER_SECOND, LiveClock, SimulatedClock
 from tradeloop.core.errors import ConfigError, TradeloopError
 from tradeloop.core.message import Data
 from tradeloop.lifecycle.monitor import DEFAULT_METHOD
@@ -54,6 +74,7 @@ from tradeloop.runtime.build import LoadedData, configure_kernel, load_data, str
 from tradeloop.runtime.config import PaperConfig
 from tradeloop.runtime.kernel import Kernel
 from tradeloop.runtime.recording import StoreRecorder, open_store
+from tradeloop.runtime.recovery import RecoveryReport, VenueItem, VenueLink
 from tradeloop.runtime.reload import CallbackApplier, ConfigReloader, RiskApplier
 from tradeloop.runtime.services import (
     IndicatorService,
@@ -66,6 +87,8 @@ from tradeloop.strategy.config import StrategyConfig
 from tradeloop.strategy.strategy import Strategy
 
 __all__ = ["IMMUTABLE_KEYS", "PaperNode", "PaperResult"]
+
+_log = logging.getLogger("tradeloop.paper")
 
 IMMUTABLE_KEYS = {
     "venue": "the venue cannot change while orders may be working; restart the node",
@@ -157,6 +180,11 @@ class PaperNode:
         self._tick_started: int | None = None
         self.tick_to_order = LatencyHistogram()
         """Wall time from each market-data delivery to each order it caused (fixed memory)."""
+        self.link: VenueLink | None = None
+        """The link to the venue server (``node.venue.mode: remote``)."""
+        self.recovery: RecoveryReport | None = None
+        """What the start's recovery did (remote mode, once the feed has started)."""
+        self._pending: VenueItem | None = None
 
     # -- control -------------------------------------------------------------------------------
 
@@ -193,7 +221,13 @@ class PaperNode:
         data = loaded.data
         if not data:
             raise TradeloopError("data: the source holds no market data")
-        clock = LiveClock(start_ns=data[0].ts_init, speed=cfg.node.speed)
+        remote = cfg.node.venue.mode == "remote"
+        # Remote: the venue's item times drive the clock, so a rebuild is exact (module docstring).
+        clock = (
+            SimulatedClock(start_ns=data[0].ts_init)
+            if remote
+            else LiveClock(start_ns=data[0].ts_init, speed=cfg.node.speed)
+        )
         kernel = Kernel(
             clock,
             seed=cfg.run.seed,
@@ -214,7 +248,11 @@ class PaperNode:
         waiters: list[asyncio.Task[Any]] = []
         open_orders = 0
         try:
-            log = self._open_log()
+            if remote:
+                assert isinstance(clock, SimulatedClock)
+                self.link = self._open_link(kernel, clock, str(loaded.instrument.venue))
+            else:
+                log = self._open_log()
             if install_signal_handlers:
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     loop.add_signal_handler(sig, self._on_signal, sig)
@@ -223,7 +261,13 @@ class PaperNode:
             orchestrator = self._orchestrator(kernel, data)
             await orchestrator.start()
             tasks.append(self._background(kernel, self._housekeeping(kernel, log), "housekeeping"))
-            if self._path is not None and cfg.node.watch_config:
+            if remote and cfg.node.watch_config and self._path is not None:
+                # A live change is not yet part of the store a recovery re-runs, so a rebuild
+                # after a crash would diverge: in remote mode the config stays as started.
+                _log.warning(
+                    "hot reload is off with node.venue.mode 'remote' (changes would not survive recovery)"
+                )
+            elif self._path is not None and cfg.node.watch_config:
                 self.reloader = self._reloader(kernel)
                 tasks.append(self._background(kernel, self.reloader.watch(stop=self._stop), "config watcher"))
             feed = orchestrator.service("market-data")
@@ -247,6 +291,8 @@ class PaperNode:
                 loop.remove_signal_handler(sig)
             if self.server is not None:
                 await self.server.stop()
+            if self.link is not None:
+                self.link.close()  # what it holds is committed item by item
             if log is not None:
                 log.close()  # last: it may raise (a writer that died)
         if self._failure is not None:
@@ -260,7 +306,9 @@ class PaperNode:
             fills=portfolio.fills,
             final_equity=portfolio.equity(),
             realized_pnl=portfolio.money(portfolio.realized_pnl_raw()),
-            event_log_path=None if log is None else log.path,
+            event_log_path=(
+                self.link.store_path if self.link is not None else None if log is None else log.path
+            ),
             stopped_by=self._stopped_by,
             open_orders_at_stop=open_orders,
             alerts=list(self._alerts),
@@ -308,6 +356,51 @@ class PaperNode:
         self.kernel.bus.add_recorder(recorder.record)
         return recorder
 
+    def _open_link(self, kernel: Kernel, clock: SimulatedClock, venue: str) -> VenueLink:
+        """Remote mode: the link to the venue server, over the node's SQLite store (kept: it is
+        what the node recovers from)."""
+        cfg = self.config
+        if not cfg.log.enabled:
+            raise ConfigError("node.venue.mode 'remote' recovers from the event store; set log.enabled: true")
+        if cfg.node.store.backend != "sqlite":
+            raise ConfigError("node.venue.mode 'remote' needs node.store.backend 'sqlite'")
+        socket_path = cfg.node.venue.socket
+        assert socket_path is not None  # the config validator guarantees it
+        path = self._log_path or cfg.node.store.path or cfg.run.output_dir / cfg.run.name / "store.sqlite"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # The strategies are started (unrecorded) by their service before the feed recovers.
+        return VenueLink(
+            kernel, clock, venue, path, socket_path, stop_strategies_at_end=False, node_name="paper-node"
+        )
+
+    async def _remote_feed(self, link: VenueLink) -> AsyncIterator[Data]:
+        """The venue server's items as the feed: recover once, then item by item; each is
+        acknowledged only after :meth:`_deliver` processed and committed it."""
+        if self.recovery is None:
+            try:
+                self.recovery = link.recover()
+            except Exception as exc:  # noqa: BLE001 - any failure to recover stops the node, reported
+                self._fail_link(exc)
+                return
+        while self._intake_open and self._failure is None:
+            try:
+                item = link.next_item()
+            except Exception as exc:  # noqa: BLE001 - a lost venue stops the node, reported
+                self._fail_link(exc)
+                return
+            if item is None:
+                return
+            self._pending = item
+            yield item.data
+            await asyncio.sleep(0)  # let the node's other tasks run between items
+
+    def _fail_link(self, exc: Exception) -> None:
+        """A failure of the link is fatal: a half-processed item cannot be retried in place."""
+        self._intake_open = False
+        if self._failure is None:
+            self._failure = ("venue link", exc)
+        self.request_stop(f"venue link failed: {type(exc).__name__}: {exc}")
+
     def _orchestrator(self, kernel: Kernel, data: Sequence[Data]) -> Orchestrator:
         assert kernel.risk is not None
         orchestrator = Orchestrator(
@@ -327,12 +420,20 @@ class PaperNode:
         orchestrator.add(
             MarketDataService(
                 self._deliver,
-                stream=self._feed if self._feed is not None else lambda: self._replay(kernel, data),
+                stream=self._stream(kernel, data),
                 depends_on=("strategies", "execution"),
             )
         )
         self.orchestrator = orchestrator
         return orchestrator
+
+    def _stream(self, kernel: Kernel, data: Sequence[Data]) -> Callable[[], AsyncIterator[Data]]:
+        link = self.link
+        if link is not None:
+            return lambda: self._remote_feed(link)
+        if self._feed is not None:
+            return self._feed
+        return lambda: self._replay(kernel, data)
 
     def _deliver(self, item: Data) -> None:
         if not self._intake_open:
@@ -340,7 +441,17 @@ class PaperNode:
         assert self.kernel is not None
         self._tick_started = time.perf_counter_ns()
         try:
-            self.kernel.deliver(item)
+            if self.link is None:
+                self.kernel.deliver(item)
+            else:
+                pending, self._pending = self._pending, None
+                if pending is None or pending.data is not item:
+                    raise TradeloopError("paper node: remote market data arrived without its venue item")
+                try:
+                    self.link.store_item(pending)  # committed before the feed acknowledges it
+                except Exception as exc:  # noqa: BLE001 - never retry a half-processed item
+                    self._fail_link(exc)
+                    return
         finally:
             self._tick_started = None
         self._delivered += 1
@@ -515,7 +626,8 @@ class PaperNode:
         await orchestrator.stop(timeout=node.shutdown_timeout_seconds)
         kernel.bus.drain()
         open_orders = kernel.execution.open_orders()
-        if node.on_shutdown == "cancel" and open_orders:
+        # Remote: working orders live at the venue, which outlives the node (module docstring).
+        if node.on_shutdown == "cancel" and open_orders and self.link is None:
             seen: set[tuple[str, str]] = set()
             for order in open_orders:
                 key = (order.strategy_id, order.instrument_id)
