@@ -151,7 +151,14 @@ class Price(msgspec.Struct, frozen=True, array_like=True, gc=False, order=True):
     precision: int
 
     def __post_init__(self) -> None:
-        _check(self.raw, self.precision, "Price")
+        # One combined check on the hot path (decoding, the backtest); the detailed one only
+        # runs to name what is wrong.
+        raw = self.raw
+        precision = self.precision
+        if not (
+            0 <= precision <= FIXED_PRECISION and -MAX_RAW <= raw <= MAX_RAW and not raw % _STEP[precision]
+        ):
+            _check(raw, precision, "Price")
 
     @classmethod
     def from_str(cls, text: str) -> Price:
@@ -192,6 +199,10 @@ class Quantity(msgspec.Struct, frozen=True, array_like=True, gc=False, order=Tru
     precision: int
 
     def __post_init__(self) -> None:
+        raw = self.raw
+        precision = self.precision
+        if 0 <= precision <= FIXED_PRECISION and 0 <= raw <= MAX_RAW and not raw % _STEP[precision]:
+            return  # the hot path: valid; the checks below only run to name what is wrong
         if self.raw < 0:
             shown = raw_to_decimal(self.raw) if self.raw >= -MAX_RAW else _approx(self.raw)
             raise ValueRangeError(f"Quantity must not be negative, got {shown}")
@@ -245,6 +256,10 @@ class Money(msgspec.Struct, frozen=True, array_like=True, gc=False, order=True):
     currency: str
 
     def __post_init__(self) -> None:
+        raw = self.raw
+        # The hot path; ``raw % 1`` keeps rejecting a fractional (float) raw as _check does.
+        if self.currency in CURRENCY_PRECISION and -MAX_RAW <= raw <= MAX_RAW and not raw % 1:
+            return
         currency_precision(self.currency)
         _check(self.raw, FIXED_PRECISION, f"Money({self.currency})")
 

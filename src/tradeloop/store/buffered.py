@@ -241,7 +241,6 @@ class BufferedEventStore(ABC):
         self._last_flush = monotonic()
         self._closed = False
         self._encode = msgspec.msgpack.Encoder().encode
-        self._split = msgspec.msgpack.Decoder(list[msgspec.Raw]).decode
 
     # -- backend primitives ------------------------------------------------------------------
 
@@ -612,24 +611,29 @@ class BufferedEventStore(ABC):
             stream = self._market_streams[instrument] = stream_of(message)
         return stream
 
-    def _rows(self, pending: list[_Pending]) -> Iterator[Row]:
-        """The rows of the buffered messages; all payloads are encoded in one call."""
-        raws = self._split(self._encode([p.message for p in pending]))
+    def _rows(self, pending: list[_Pending]) -> list[Row]:
+        """The rows of the buffered messages."""
+        # One encode call per message beats encoding the batch as one array and splitting it
+        # (measured ~1.5x on the encoding), and a list built in a loop beats a generator.
+        encode = self._encode
         crc32 = zlib.crc32
-        for p, raw in zip(pending, raws, strict=True):
+        rows: list[Row] = []
+        add = rows.append
+        for p in pending:
             m = p.message
-            payload = bytes(raw)
+            payload = encode(m)
             if p.message_id is None:
-                yield (
+                add((
                     p.seq, p.stream_id, p.version, m.TYPE_NAME, m.ts_event, m.ts_init,
                     None, None, None, payload, crc32(payload),
-                )  # fmt: skip
+                ))  # fmt: skip
             else:
-                yield (
+                add((
                     p.seq, p.stream_id, p.version, m.TYPE_NAME, m.ts_event, m.ts_init, p.message_id,
                     getattr(m, "correlation_id", None), getattr(m, "causation_id", None),
                     payload, crc32(payload),
-                )  # fmt: skip
+                ))  # fmt: skip
+        return rows
 
 
 def _check_filter(where: ReadFilter) -> None:

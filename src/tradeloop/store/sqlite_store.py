@@ -6,9 +6,18 @@ Tables
     One row per message: ``seq INTEGER PRIMARY KEY``, ``stream_id``, ``version``,
     ``type_name``, ``ts_event``, ``ts_init``, ``message_id``, ``correlation_id``,
     ``causation_id``, ``payload`` (msgpack) and ``checksum`` (CRC-32 of the payload).
-    ``UNIQUE(stream_id, version)``; a partial unique index on ``message_id`` (market data has
-    none); indexes on ``ts_event``, ``correlation_id`` and ``type_name`` for the filters of
-    :class:`~tradeloop.store.port.ReadFilter`.
+    Partial unique indexes on ``(stream_id, version)`` and ``message_id`` and a partial index
+    on ``type_name``, all over the rows with a message id (commands and events); indexes on
+    ``ts_event`` and ``correlation_id``, for the filters of
+    :class:`~tradeloop.store.port.ReadFilter`. Market data (no message id) is the bulk of the
+    log and stays out of the partial indexes, which measured about +35% on inserts: its
+    stream versions are unique because each batch must continue the log (below), and a
+    filter on market-data types matches a large share of the rows anyway, so such reads walk
+    the table in sequence order. Files created before this layout keep their full indexes;
+    the store works with either.
+``stream_heads``
+    The highest version of each stream among rows without a message id, updated by every
+    batch (a few rows), so opening the store needs no scan of the market data.
 ``snapshots``
     The latest snapshot per projection name.
 ``archived_ids`` / ``archived_streams`` / ``meta``
@@ -22,8 +31,10 @@ batch. Each batch is one ``BEGIN IMMEDIATE`` transaction with one ``executemany`
 
 Two stores may open one file (a second reader, or a second writer by mistake): a writer whose
 numbers another writer already used gets :class:`~tradeloop.store.port.ConcurrencyError`
-when it commits (a unique constraint of ``seq`` or ``(stream_id, version)``), and its batch
-rolls back whole.
+when it commits, and its batch rolls back whole. Inside the batch's write lock the batch's
+first sequence number must follow every stored and archived one (one indexed lookup), so a
+writer with stale counters is refused even where no unique constraint would fire; the
+unique constraints of ``seq``, ``(stream_id, version)`` and ``message_id`` stay as a backstop.
 """
 
 from __future__ import annotations
@@ -32,8 +43,10 @@ import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
+from itertools import chain
 from pathlib import Path
 
+from tradeloop.core.message import Command, Event, message_type
 from tradeloop.store.buffered import (
     COLUMNS,
     BufferedEventStore,
@@ -59,15 +72,16 @@ _SCHEMA = (
         correlation_id TEXT,
         causation_id TEXT,
         payload BLOB NOT NULL,
-        checksum INTEGER NOT NULL,
-        UNIQUE (stream_id, version)
+        checksum INTEGER NOT NULL
     )""",
+    "CREATE UNIQUE INDEX IF NOT EXISTS records_stream_version ON records (stream_id, version) "
+    "WHERE message_id IS NOT NULL",
     "CREATE UNIQUE INDEX IF NOT EXISTS records_message_id ON records (message_id) "
     "WHERE message_id IS NOT NULL",
     "CREATE INDEX IF NOT EXISTS records_ts_event ON records (ts_event)",
     "CREATE INDEX IF NOT EXISTS records_correlation_id ON records (correlation_id) "
     "WHERE correlation_id IS NOT NULL",
-    "CREATE INDEX IF NOT EXISTS records_type_name ON records (type_name)",
+    "CREATE INDEX IF NOT EXISTS records_type_name ON records (type_name) WHERE message_id IS NOT NULL",
     """CREATE TABLE IF NOT EXISTS snapshots (
         name TEXT PRIMARY KEY,
         seq INTEGER NOT NULL,
@@ -79,10 +93,43 @@ _SCHEMA = (
         version INTEGER NOT NULL
     ) WITHOUT ROWID""",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID",
+    """CREATE TABLE IF NOT EXISTS stream_heads (
+        stream_id TEXT PRIMARY KEY,
+        version INTEGER NOT NULL
+    ) WITHOUT ROWID""",
+)
+_FILL_HEADS = (
+    "INSERT INTO stream_heads (stream_id, version) "
+    "SELECT stream_id, MAX(version) FROM records WHERE message_id IS NULL GROUP BY stream_id"
+)
+_RAISE_HEAD = (
+    "INSERT INTO stream_heads (stream_id, version) VALUES (?, ?) "
+    "ON CONFLICT (stream_id) DO UPDATE SET version = MAX(version, excluded.version)"
+)
+_LAST_TAKEN = (
+    "SELECT MAX(COALESCE((SELECT MAX(seq) FROM records), 0), "
+    "COALESCE((SELECT value FROM meta WHERE key = 'archived_through'), 0))"
 )
 _INSERT = f"INSERT INTO records ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM records"
 _ID_CHUNK = 500  # bound parameters per id lookup (SQLite's limit is 999 on old builds)
+
+
+def _carries_id(type_name: str) -> bool:
+    try:
+        cls = message_type(type_name)
+    except KeyError:
+        return False  # unknown here: it may be stored without an id
+    return issubclass(cls, (Command, Event))
+
+
+def _type_condition(types: list[str]) -> tuple[str, list[object]]:
+    """``type_name IN (...)``; when every type is a command or event (always stored with a
+    message id), also ``message_id IS NOT NULL``, which lets SQLite use the partial type index."""
+    condition = f"type_name IN ({', '.join('?' * len(types))})"
+    if all(map(_carries_id, types)):
+        condition += " AND message_id IS NOT NULL"
+    return condition, list(types)
 
 
 class SqliteEventStore(BufferedEventStore):
@@ -150,8 +197,14 @@ class SqliteEventStore(BufferedEventStore):
             conn.execute("PRAGMA wal_autocheckpoint = 8192")
             conn.execute("PRAGMA journal_size_limit = 67108864")
             conn.execute("BEGIN IMMEDIATE")
+            had_heads = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'stream_heads'"
+            ).fetchone()
             for statement in _SCHEMA:
                 conn.execute(statement)
+            if had_heads is None:
+                # A new file, or one from before stream_heads: number from its id-less rows.
+                conn.execute(_FILL_HEADS)
             conn.execute(
                 "INSERT INTO meta (key, value) VALUES ('store_id', ?) ON CONFLICT (key) DO NOTHING",
                 (secrets.randbits(62) + 1,),
@@ -171,7 +224,13 @@ class SqliteEventStore(BufferedEventStore):
             last = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM records").fetchone()[0]
             versions = merge_versions(
                 dict(conn.execute("SELECT stream_id, version FROM archived_streams")),
-                conn.execute("SELECT stream_id, MAX(version) FROM records GROUP BY stream_id"),
+                chain(
+                    conn.execute(
+                        "SELECT stream_id, MAX(version) FROM records WHERE message_id IS NOT NULL "
+                        "GROUP BY stream_id"
+                    ).fetchall(),
+                    conn.execute("SELECT stream_id, version FROM stream_heads").fetchall(),
+                ),
             )
             meta = dict(conn.execute("SELECT key, value FROM meta"))
         except sqlite3.Error as exc:
@@ -179,10 +238,26 @@ class SqliteEventStore(BufferedEventStore):
         return StoreState(int(last), versions, int(meta.get("archived_through", 0)), int(meta["store_id"]))
 
     def _write_rows(self, rows: Iterable[Row], count: int) -> None:
+        rows = rows if isinstance(rows, list) else list(rows)
+        if not rows:
+            return
+        heads: dict[str, int] = {}
+        for row in rows:
+            if row[6] is None:
+                heads[row[1]] = row[2]  # rows come in sequence order: the last is the highest
         conn = self._conn
         try:
             conn.execute("BEGIN IMMEDIATE")
+            taken = conn.execute(_LAST_TAKEN).fetchone()[0]
+            if taken >= rows[0][0]:
+                conn.execute("ROLLBACK")
+                raise ConcurrencyError(
+                    f"{self._describe()}: another writer already stored some of these records "
+                    f"(the log holds seq {taken}, this batch starts at {rows[0][0]})"
+                )
             conn.executemany(_INSERT, rows)
+            if heads:
+                conn.executemany(_RAISE_HEAD, heads.items())
             conn.execute("COMMIT")
         except sqlite3.IntegrityError as exc:
             conn.execute("ROLLBACK")
@@ -195,9 +270,7 @@ class SqliteEventStore(BufferedEventStore):
             raise StoreError(f"{self._describe()}: cannot write {count} records: {exc}") from None
 
     def _row_pages(self, where: ReadFilter, after_seq: int, page_size: int) -> Iterator[list[Row]]:
-        conditions, params = filter_conditions(
-            where, "?", lambda types: (f"type_name IN ({', '.join('?' * len(types))})", list(types))
-        )
+        conditions, params = filter_conditions(where, "?", _type_condition)
         sql = f"{_SELECT} WHERE {' AND '.join(conditions)} ORDER BY seq LIMIT {int(page_size)}"
 
         def fetch_after(last: int) -> list[Row]:
@@ -248,6 +321,10 @@ class SqliteEventStore(BufferedEventStore):
             conn.execute("BEGIN IMMEDIATE")
             deleted = conn.execute("DELETE FROM records WHERE seq > ?", (seq,)).rowcount
             conn.execute("DELETE FROM snapshots WHERE seq > ?", (seq,))
+            # Versions of the cut id-less rows are free again: recount from what is left (a
+            # scan, but truncation is a rare repair). Archived versions stay in archived_streams.
+            conn.execute("DELETE FROM stream_heads")
+            conn.execute(_FILL_HEADS)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if conn.in_transaction:

@@ -84,11 +84,14 @@ def test_the_schema_keeps_unique_stream_versions_and_message_ids(tmp_path: Path)
         unique = {name for name, row in indexes.items() if row[2]}
         assert "records_message_id" in unique
         assert indexes["records_message_id"][4] == 1  # partial: market data has no id
+        assert "records_stream_version" in unique
+        assert indexes["records_stream_version"][4] == 1  # partial: market data is kept apart
         assert {"records_ts_event", "records_correlation_id", "records_type_name"} <= set(indexes)
         with pytest.raises(sqlite3.IntegrityError, match=r"stream_id, records\.version"):
             conn.execute(
                 "INSERT INTO records SELECT seq + 100, stream_id, version, type_name, ts_event, ts_init, "
-                "NULL, NULL, NULL, payload, checksum FROM records WHERE seq = 1"
+                "'another-id', NULL, NULL, payload, checksum FROM records WHERE message_id IS NOT NULL "
+                "LIMIT 1"
             )
     finally:
         conn.close()
