@@ -215,17 +215,18 @@ class PositionMonitor:
         self._by_timer: dict[str, _Watch] = {}
         self._by_instrument: dict[InstrumentId, list[_Watch]] = {}
         self._edges: dict[_Key, float] = {}
-        self._vol: dict[tuple[InstrumentId, VolatilityRule], VolatilityTracker] = {}
-        self._atr: dict[tuple[InstrumentId, int], AverageTrueRange] = {}
+        # Per instrument, so a price touches only its own instrument's trackers.
+        self._vol: dict[InstrumentId, dict[VolatilityRule, VolatilityTracker]] = {}  # by rule
+        self._atr: dict[InstrumentId, dict[int, AverageTrueRange]] = {}  # by period
         self.checks = 0
         """Checks run."""
         self.restarts = 0
         """Watches restarted after a check raised."""
         self.price_requests = 0
         """Fresh prices requested because the cached one was stale."""
-        self.exits_triggered = 0
         self._exits_by_reason: dict[str, int] = {}
         self.stale_alerts = 0
+        """Stale-price alerts raised."""
         p = PRIORITY_MONITOR
         bus.subscribe(PositionOpened, self._on_opened, priority=p)
         bus.subscribe(PositionChanged, self._on_changed, priority=p)
@@ -252,6 +253,11 @@ class PositionMonitor:
 
     def _count_exit(self, reason: ExitReason) -> None:
         self._exits_by_reason[reason.value] = self._exits_by_reason.get(reason.value, 0) + 1
+
+    @property
+    def exits_triggered(self) -> int:
+        """Exits triggered so far, of every reason."""
+        return sum(self._exits_by_reason.values())
 
     def exits_by_reason(self) -> dict[str, int]:
         """Exits triggered so far, by reason (``{"STOP_LOSS": 3, ...}``)."""
@@ -386,16 +392,18 @@ class PositionMonitor:
 
     def _on_bar(self, bar: Bar) -> None:
         iid = bar.instrument_id
-        for (atr_iid, _period), atr in self._atr.items():
-            if atr_iid == iid:
+        atrs = self._atr.get(iid)
+        if atrs is not None:
+            for atr in atrs.values():
                 atr.update_bar(bar)
         self._on_price(iid, bar.close.raw, bar.ts_event)
 
     def _on_price(self, iid: InstrumentId, price_raw: int, ts_event: int) -> None:
         # Volatility is the market's, watched or not: fed only while a position is open, the
         # first price after a flat spell would make one "return" of the whole gap, a spike.
-        for (vol_iid, _rule), tracker in self._vol.items():
-            if vol_iid == iid:
+        trackers = self._vol.get(iid)
+        if trackers is not None:
+            for tracker in trackers.values():
                 tracker.update(price_raw)
         watches = self._by_instrument.get(iid)
         if not watches:
@@ -410,9 +418,10 @@ class PositionMonitor:
         rule = method.exits.trailing_stop
         if rule is None or rule.atr_multiple is None:
             return None
-        atr = self._atr.get((iid, rule.atr_period))
+        atrs = self._atr.setdefault(iid, {})
+        atr = atrs.get(rule.atr_period)
         if atr is None:
-            atr = self._atr[(iid, rule.atr_period)] = AverageTrueRange(rule.atr_period)
+            atrs[rule.atr_period] = AverageTrueRange(rule.atr_period)
             return None
         return round(atr.value * 1e9) if atr.initialized else None
 
@@ -420,9 +429,10 @@ class PositionMonitor:
         rule = method.exits.volatility
         if rule is None:
             return None
-        tracker = self._vol.get((iid, rule))
+        trackers = self._vol.setdefault(iid, {})
+        tracker = trackers.get(rule)
         if tracker is None:
-            tracker = self._vol[(iid, rule)] = VolatilityTracker(rule)
+            trackers[rule] = VolatilityTracker(rule)
             return None
         return tracker.ratio
 
@@ -534,7 +544,6 @@ class PositionMonitor:
             watch.watched.take_scale_out(signal.level)
         watch.exit_reason = signal.reason
         watch.exit_priority = signal.priority
-        self.exits_triggered += 1
         self._count_exit(signal.reason)
         position = watch.watched.position
         self._bus.emit(
@@ -591,7 +600,6 @@ class PositionMonitor:
                 return
             watch.exit_reason = reason
             watch.exit_priority = priority
-        self.exits_triggered += 1
         self._count_exit(reason)
         cause_id = getattr(cause, "id", None)
         correlation = getattr(cause, "correlation_id", None) or self._ids.new_id()

@@ -102,10 +102,6 @@ class Kernel:
         self._built = False
         self._venue_of: dict[InstrumentId, SimulatedExchange] = {}
 
-    @property
-    def is_built(self) -> bool:
-        return self._built
-
     # -- setup -----------------------------------------------------------------------------
 
     def add_instrument(self, instrument: Instrument) -> None:

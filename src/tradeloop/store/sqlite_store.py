@@ -43,6 +43,7 @@ import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from itertools import chain
 from pathlib import Path
 
@@ -316,26 +317,17 @@ class SqliteEventStore(BufferedEventStore):
         return (int(row[0]), bytes(row[1])) if row else None
 
     def _delete_after(self, seq: int) -> int:
-        conn = self._conn
-        try:
-            conn.execute("BEGIN IMMEDIATE")
+        with self._transaction(f"cannot truncate after seq {seq}") as conn:
             deleted = conn.execute("DELETE FROM records WHERE seq > ?", (seq,)).rowcount
             conn.execute("DELETE FROM snapshots WHERE seq > ?", (seq,))
             # Versions of the cut id-less rows are free again: recount from what is left (a
             # scan, but truncation is a rare repair). Archived versions stay in archived_streams.
             conn.execute("DELETE FROM stream_heads")
             conn.execute(_FILL_HEADS)
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise StoreError(f"{self._describe()}: cannot truncate after seq {seq}: {exc}") from None
         return int(deleted)
 
     def _drop_live_through(self, seq: int) -> int:
-        conn = self._conn
-        try:
-            conn.execute("BEGIN IMMEDIATE")
+        with self._transaction(f"cannot drop archived records up to {seq}") as conn:
             conn.execute(
                 "INSERT OR IGNORE INTO archived_ids (message_id) "
                 "SELECT message_id FROM records WHERE seq <= ? AND message_id IS NOT NULL",
@@ -353,23 +345,25 @@ class SqliteEventStore(BufferedEventStore):
                 "ON CONFLICT (key) DO UPDATE SET value = MAX(value, excluded.value)",
                 (seq,),
             )
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise StoreError(f"{self._describe()}: cannot drop archived records up to {seq}: {exc}") from None
         return int(deleted)
 
     def _execute_write(self, sql: str, params: tuple[object, ...]) -> None:
+        with self._transaction("write failed") as conn:
+            conn.execute(sql, params)
+
+    @contextmanager
+    def _transaction(self, failure: str) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE ... COMMIT``; a database error rolls back and is raised as a
+        :class:`StoreError` starting with ``failure``."""
         conn = self._conn
         try:
             conn.execute("BEGIN IMMEDIATE")
-            conn.execute(sql, params)
+            yield conn
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            raise StoreError(f"{self._describe()}: write failed: {exc}") from None
+            raise StoreError(f"{self._describe()}: {failure}: {exc}") from None
 
     def _release(self) -> None:
         self._conn.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from tradeloop.core.ids import StrategyId
 from tradeloop.lifecycle import (
     EdgeDetected,
     EntryAbandoned,
@@ -317,6 +318,11 @@ def test_checks_switch_to_the_urgent_interval_near_the_stop() -> None:
     assert engine.monitor is not None
     # 61 s far from the stop: ~2 checks; 60 s within 2 % of the 90.00 stop: ~12 checks.
     assert 12 <= engine.monitor.checks <= 16
+    status = engine.monitor.watch_status(StrategyId("OpenOnce-001"), ABC.id)
+    assert status is not None
+    assert status.urgent
+    assert status.method == "m"
+    assert -9 < status.pnl_pct < -8  # bought at 100.01, marked at 91.50
 
 
 class CrashingTwice(ExitEvaluator):
@@ -363,10 +369,12 @@ def edge_strategy(edge: float, p: float = 0.6) -> OpenOnce:
 
 def test_an_edge_below_the_method_minimum_is_rejected() -> None:
     method = {"entry": {"min_edge_pct": 5}, "sizing": {"rule": "fixed", "quantity": 10}}
-    _, seen = run(quotes(ABC, [100] * 5), method, strategy=edge_strategy(0.03))
+    engine, seen = run(quotes(ABC, [100] * 5), method, strategy=edge_strategy(0.03))
     (rejected,) = of(EntryRejected, seen)
     assert rejected.reason.startswith("min_edge:")
     assert of(SubmitOrder, seen) == []
+    assert engine.entries is not None
+    assert engine.entries.rejected_by_check() == {"min_edge": 1}
 
 
 def test_an_edge_enters_with_a_limit_and_the_whole_chain_shares_one_correlation() -> None:
@@ -445,7 +453,9 @@ def test_edge_decay_exits_a_position_entered_on_an_edge() -> None:
             edge = 0.08 if seconds < 5 else 0.01
             self.signal_edge(tick.instrument_id, OrderSide.BUY, edge=edge, price=tick.ask_price)
 
-    _, seen = run(quotes(ABC, [100] * 15), method, strategy=Decaying(OpenConfig(method="m")))
+    engine, seen = run(quotes(ABC, [100] * 15), method, strategy=Decaying(OpenConfig(method="m")))
     trigger = exits(seen)[0]
     assert trigger.reason is ExitReason.EDGE_DECAY
     assert trigger.priority is ExitPriority.LOW
+    assert engine.entries is not None
+    assert engine.entries.edge_updates > 0  # signals while the position was open updated its edge

@@ -452,7 +452,7 @@ class VenueServer:
                 with conn, conn.makefile("rb") as rfile, conn.makefile("wb") as wfile:
                     try:
                         self.serve_connection(rfile, wfile)
-                    except (ConnectionError, BrokenPipeError):
+                    except ConnectionError:  # BrokenPipeError and resets among them
                         continue  # killed mid-frame: the node will reconnect
         finally:
             listener.close()
