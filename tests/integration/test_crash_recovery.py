@@ -15,7 +15,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -23,17 +22,13 @@ from pathlib import Path
 import pytest
 
 from tradeloop.data.synthetic import generate_bars
-from tradeloop.model.events import OrderFilled
 from tradeloop.model.instruments import Equity
 from tradeloop.model.objects import Money
-from tradeloop.runtime.projection import ProjectionState, rebuild
 from tradeloop.runtime.recovery import (
     NodeSpec,
-    ReconciliationCompleted,
     RecoverableNode,
     write_node_spec,
 )
-from tradeloop.store.port import ReadFilter
 from tradeloop.store.sqlite_store import SqliteEventStore
 from tradeloop.strategy.samples.ma_cross import MovingAverageCrossover, MovingAverageCrossoverConfig
 from tradeloop.venues.simulated.config import SimulatedVenueConfig
@@ -43,6 +38,13 @@ from tradeloop.venues.simulated.server import (
     read_state,
     start_venue_server,
     write_session,
+)
+
+from .recovery_checks import (
+    assert_store_matches_venue,
+    event_log,
+    projection,
+    store_reconciliations,
 )
 
 INSTRUMENT = Equity("ABC.SIM", taker_fee="0.001")
@@ -115,70 +117,12 @@ def _run_session(tmp: Path, bars: int, *, kills: int, seed: int) -> SessionOutco
     return SessionOutcome(read_state(state_out), store, starts, done_kills, "".join(errors))
 
 
-def _projection(store_path: Path) -> ProjectionState:
-    with SqliteEventStore(store_path) as store:
-        return rebuild(store, instruments=[INSTRUMENT], starting_balance=START_CASH).state()
-
-
-def _log(store_path: Path) -> list[tuple[str, bytes]]:
-    """The event log without restart annotations."""
-    conn = sqlite3.connect(store_path)
-    try:
-        rows = conn.execute("SELECT type_name, payload FROM records ORDER BY seq").fetchall()
-    finally:
-        conn.close()
-    return [(t, bytes(p)) for t, p in rows if t != ReconciliationCompleted.TYPE_NAME]
-
-
-def _store_fills(store_path: Path) -> list[str]:
-    with SqliteEventStore(store_path) as store:
-        records = store.read(ReadFilter(types=frozenset({OrderFilled.TYPE_NAME})))
-        return [str(r.decode().trade_id) for r in records]  # type: ignore[attr-defined]
-
-
-def _reconciliations(store_path: Path) -> list[ReconciliationCompleted]:
-    with SqliteEventStore(store_path) as store:
-        out = []
-        for r in store.read(ReadFilter(types=frozenset({ReconciliationCompleted.TYPE_NAME}))):
-            message = r.decode()
-            assert isinstance(message, ReconciliationCompleted)
-            out.append(message)
-        return out
-
-
-def _assert_matches_venue(outcome: SessionOutcome) -> None:
-    venue = outcome.venue
-    state = _projection(outcome.store)
-    fills = _store_fills(outcome.store)
-    venue_fills = [f.trade_id for f in venue.fills]
-    # No order executed twice, no fill duplicated or lost.
-    assert venue.duplicate_submits == 0
-    assert len(set(venue_fills)) == len(venue_fills)
-    assert len(set(fills)) == len(fills)
-    assert sorted(fills) == sorted(venue_fills)
-    executions = Counter(f.client_order_id for f in venue.fills)
-    venue_orders = {o.client_order_id: o for o in venue.orders}
-    for cid in executions:
-        assert sum(f.qty_raw for f in venue.fills if f.client_order_id == cid) == venue_orders[cid].filled_raw
-    # The node's rebuilt state is the venue's.
-    assert {o.client_order_id for o in state.orders} >= set(venue_orders)
-    for o in state.orders:
-        if o.client_order_id in venue_orders:
-            assert o.filled_qty.raw == venue_orders[o.client_order_id].filled_raw
-            assert o.status == venue_orders[o.client_order_id].status
-    net = sum((p.quantity.raw if p.side == "LONG" else -p.quantity.raw) for p in state.open_positions)
-    assert net == venue.positions[str(INSTRUMENT.id)]
-    assert state.cash.raw == venue.cash_raw
-    assert state.commissions.raw == venue.commissions_raw
-    assert state.fills == len(venue_fills)
-
-
 def test_uninterrupted_session_state_matches_the_venue(tmp_path: Path) -> None:
     outcome = _run_session(tmp_path, 600, kills=0, seed=1)
     assert outcome.starts == 1
     assert outcome.venue.fills, "the strategy must trade for the test to mean anything"
-    _assert_matches_venue(outcome)
-    assert _reconciliations(outcome.store) == []
+    assert_store_matches_venue(outcome.store, outcome.venue, INSTRUMENT, START_CASH)
+    assert store_reconciliations(outcome.store) == []
 
 
 CHAOS_BARS = 3_000
@@ -190,16 +134,21 @@ def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> SessionOutcome:
 
 
 def _assert_chaos_run_equals_uninterrupted(chaos: SessionOutcome, clean: SessionOutcome) -> None:
-    _assert_matches_venue(chaos)
+    assert_store_matches_venue(chaos.store, chaos.venue, INSTRUMENT, START_CASH)
     assert chaos.kills >= 1
     # The same final state as the run nobody killed: orders, fills, positions, P&L, equity.
-    assert _projection(chaos.store).differences(_projection(clean.store)) == []
+    assert (
+        projection(chaos.store, INSTRUMENT, START_CASH).differences(
+            projection(clean.store, INSTRUMENT, START_CASH)
+        )
+        == []
+    )
     assert chaos.venue.fills == clean.venue.fills
     assert chaos.venue.orders == clean.venue.orders
     assert chaos.venue.cash_raw == clean.venue.cash_raw
     # Byte for byte the same event log, apart from the restart annotations.
-    assert _log(chaos.store) == _log(clean.store)
-    reconciliations = _reconciliations(chaos.store)
+    assert event_log(chaos.store) == event_log(clean.store)
+    reconciliations = store_reconciliations(chaos.store)
     assert reconciliations, "a killed node restarted from its store must reconcile"
     assert all(r.mismatches == () for r in reconciliations)
 
@@ -214,7 +163,7 @@ def test_node_killed_five_times_ends_exactly_like_an_uninterrupted_run(
         f"chaos: kills={chaos.kills} starts={chaos.starts} orders={len(venue.orders)} "
         f"fills={len(venue.fills)} resent_commands={venue.resent_commands} "
         f"resent_items={venue.resent_items} duplicate_submits={venue.duplicate_submits} "
-        f"connections={venue.connections} reconciliations={len(_reconciliations(chaos.store))}"
+        f"connections={venue.connections} reconciliations={len(store_reconciliations(chaos.store))}"
     )
 
 

@@ -10,11 +10,9 @@ running while the node dies; the node is the ``tradeloop paper`` command in a su
 from __future__ import annotations
 
 import random
-import sqlite3
 import subprocess
 import sys
 import time
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,21 +22,23 @@ import yaml
 
 from tradeloop.config import load_config
 from tradeloop.core.errors import ConfigError
-from tradeloop.model.events import OrderFilled
 from tradeloop.model.instruments import Instrument
 from tradeloop.model.objects import Money
 from tradeloop.runtime.build import load_data, venue_config
 from tradeloop.runtime.config import PaperConfig
-from tradeloop.runtime.projection import ProjectionState, rebuild
-from tradeloop.runtime.recovery import ReconciliationCompleted
-from tradeloop.store.port import ReadFilter
-from tradeloop.store.sqlite_store import SqliteEventStore
 from tradeloop.venues.simulated.server import (
     VenueSession,
     VenueState,
     read_state,
     start_venue_server,
     write_session,
+)
+
+from .recovery_checks import (
+    assert_store_matches_venue,
+    event_log,
+    projection,
+    store_reconciliations,
 )
 
 BARS = 3_000
@@ -131,63 +131,6 @@ def _run_paper_session(tmp: Path, *, kills: int, seed: int) -> PaperOutcome:
     )
 
 
-def _projection(outcome: PaperOutcome) -> ProjectionState:
-    with SqliteEventStore(outcome.store) as store:
-        projection = rebuild(store, instruments=[outcome.instrument], starting_balance=outcome.starting_cash)
-        return projection.state()
-
-
-def _log(store_path: Path) -> list[tuple[str, bytes]]:
-    """The event log without restart annotations."""
-    conn = sqlite3.connect(store_path)
-    try:
-        rows = conn.execute("SELECT type_name, payload FROM records ORDER BY seq").fetchall()
-    finally:
-        conn.close()
-    return [(t, bytes(p)) for t, p in rows if t != ReconciliationCompleted.TYPE_NAME]
-
-
-def _store_fills(store_path: Path) -> list[str]:
-    with SqliteEventStore(store_path) as store:
-        records = store.read(ReadFilter(types=frozenset({OrderFilled.TYPE_NAME})))
-        return [str(r.decode().trade_id) for r in records]  # type: ignore[attr-defined]
-
-
-def _reconciliations(store_path: Path) -> list[ReconciliationCompleted]:
-    with SqliteEventStore(store_path) as store:
-        out = []
-        for r in store.read(ReadFilter(types=frozenset({ReconciliationCompleted.TYPE_NAME}))):
-            message = r.decode()
-            assert isinstance(message, ReconciliationCompleted)
-            out.append(message)
-        return out
-
-
-def _assert_matches_venue(outcome: PaperOutcome) -> None:
-    venue = outcome.venue
-    state = _projection(outcome)
-    fills = _store_fills(outcome.store)
-    venue_fills = [f.trade_id for f in venue.fills]
-    # No order executed twice, no fill duplicated or lost.
-    assert venue.duplicate_submits == 0
-    assert len(set(venue_fills)) == len(venue_fills)
-    assert sorted(fills) == sorted(venue_fills)
-    venue_orders = {o.client_order_id: o for o in venue.orders}
-    for cid in Counter(f.client_order_id for f in venue.fills):
-        assert sum(f.qty_raw for f in venue.fills if f.client_order_id == cid) == venue_orders[cid].filled_raw
-    # The node's rebuilt state is the venue's.
-    assert {o.client_order_id for o in state.orders} >= set(venue_orders)
-    for o in state.orders:
-        if o.client_order_id in venue_orders:
-            assert o.filled_qty.raw == venue_orders[o.client_order_id].filled_raw
-            assert o.status == venue_orders[o.client_order_id].status
-    net = sum((p.quantity.raw if p.side == "LONG" else -p.quantity.raw) for p in state.open_positions)
-    assert net == venue.positions[str(outcome.instrument.id)]
-    assert state.cash.raw == venue.cash_raw
-    assert state.commissions.raw == venue.commissions_raw
-    assert state.fills == len(venue_fills)
-
-
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> PaperOutcome:
     outcome = _run_paper_session(tmp_path_factory.mktemp("paper-uninterrupted"), kills=0, seed=0)
@@ -198,24 +141,31 @@ def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> PaperOutcome:
 def test_uninterrupted_remote_paper_session_matches_the_venue(uninterrupted: PaperOutcome) -> None:
     assert uninterrupted.venue.fills, "the strategy must trade for the test to mean anything"
     assert uninterrupted.venue.sent == BARS - 1
-    _assert_matches_venue(uninterrupted)
-    assert _reconciliations(uninterrupted.store) == []
+    assert_store_matches_venue(
+        uninterrupted.store, uninterrupted.venue, uninterrupted.instrument, uninterrupted.starting_cash
+    )
+    assert store_reconciliations(uninterrupted.store) == []
 
 
 def test_paper_node_killed_at_random_moments_ends_exactly_like_an_uninterrupted_run(
     tmp_path: Path, uninterrupted: PaperOutcome
 ) -> None:
     chaos = _run_paper_session(tmp_path, kills=KILLS, seed=7)
-    _assert_matches_venue(chaos)
+    assert_store_matches_venue(chaos.store, chaos.venue, chaos.instrument, chaos.starting_cash)
     assert chaos.kills >= 3, f"only {chaos.kills} kills landed before the session ended"
     # The same final state as the run nobody killed: orders, fills, positions, P&L.
-    assert _projection(chaos).differences(_projection(uninterrupted)) == []
+    assert (
+        projection(chaos.store, chaos.instrument, chaos.starting_cash).differences(
+            projection(uninterrupted.store, uninterrupted.instrument, uninterrupted.starting_cash)
+        )
+        == []
+    )
     assert chaos.venue.fills == uninterrupted.venue.fills
     assert chaos.venue.orders == uninterrupted.venue.orders
     assert chaos.venue.cash_raw == uninterrupted.venue.cash_raw
     # Byte for byte the same event log, apart from the restart annotations.
-    assert _log(chaos.store) == _log(uninterrupted.store)
-    reconciliations = _reconciliations(chaos.store)
+    assert event_log(chaos.store) == event_log(uninterrupted.store)
+    reconciliations = store_reconciliations(chaos.store)
     assert reconciliations, "a killed node restarted from its store must reconcile"
     assert all(r.mismatches == () for r in reconciliations)
     venue = chaos.venue
