@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
 from pathlib import Path
 
@@ -23,12 +22,10 @@ def projection(store_path: Path, instrument: Instrument, starting_cash: Money) -
 
 def event_log(store_path: Path) -> list[tuple[str, bytes]]:
     """The event log without restart annotations."""
-    conn = sqlite3.connect(store_path)
-    try:
-        rows = conn.execute("SELECT type_name, payload FROM records ORDER BY seq").fetchall()
-    finally:
-        conn.close()
-    return [(t, bytes(p)) for t, p in rows if t != ReconciliationCompleted.TYPE_NAME]
+    with SqliteEventStore(store_path) as store:
+        return [
+            (r.type_name, r.payload) for r in store.read() if r.type_name != ReconciliationCompleted.TYPE_NAME
+        ]
 
 
 def store_fills(store_path: Path) -> list[str]:

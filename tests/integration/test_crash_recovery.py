@@ -31,6 +31,7 @@ from tradeloop.runtime.recovery import (
 )
 from tradeloop.store.sqlite_store import SqliteEventStore
 from tradeloop.strategy.samples.ma_cross import MovingAverageCrossover, MovingAverageCrossoverConfig
+from tradeloop.testkit.store_files import overwrite_stored_payload, stored_seqs
 from tradeloop.venues.simulated.config import SimulatedVenueConfig
 from tradeloop.venues.simulated.server import (
     VenueSession,
@@ -195,18 +196,16 @@ def test_corrupted_tail_record_is_reported_cut_and_the_rest_recovered(
         while stored < 2_000 and time.monotonic() < deadline:
             time.sleep(0.05)
             if store.exists():
-                with sqlite3.connect(store) as conn:
-                    try:
-                        stored = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM records").fetchone()[0]
-                    except sqlite3.OperationalError:  # the node is still creating its tables
-                        stored = 0
+                try:
+                    stored = max(stored_seqs(store), default=0)
+                except sqlite3.OperationalError:  # the node is still creating its tables
+                    stored = 0
         node.kill()
         node.wait()
         assert stored >= 2_000
         # A torn write: the last committed record's payload no longer matches its checksum.
-        with sqlite3.connect(store) as conn:
-            last = conn.execute("SELECT MAX(seq) FROM records").fetchone()[0]
-            conn.execute("UPDATE records SET payload = X'00ff' WHERE seq = ?", (last,))
+        last = stored_seqs(store)[-1]
+        overwrite_stored_payload(store, last, b"\x00\xff")
         with SqliteEventStore(store) as check:
             report = check.verify()
         assert report.first_bad_seq == last

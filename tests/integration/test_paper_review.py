@@ -5,7 +5,6 @@ and what the load test reports. Each test pins a bug the review found (now fixed
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -35,6 +34,7 @@ from tradeloop.runtime.paper import PaperNode, PaperResult
 from tradeloop.runtime.services import MarketDataService
 from tradeloop.strategy.config import StrategyConfig
 from tradeloop.strategy.strategy import Strategy
+from tradeloop.testkit.store_files import stored_seqs
 from tradeloop.venues.simulated import AccountType, SimulatedVenueConfig
 
 CROSSOVER = {
@@ -267,11 +267,7 @@ def test_a_failed_background_task_stops_the_node_and_still_releases_its_port(tmp
 
 
 def count_rows(path: Path) -> int:
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    try:
-        return int(conn.execute("SELECT count(*) FROM records").fetchone()[0])
-    finally:
-        conn.close()
+    return len(stored_seqs(path))
 
 
 def test_the_event_store_reaches_the_disk_within_seconds_while_the_node_is_quiet(tmp_path: Path) -> None:

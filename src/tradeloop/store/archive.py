@@ -9,9 +9,10 @@ archive is always a prefix of the log (the first segment that is too new stops t
 Files in the folder:
 
 * ``<first seq>-<last seq>.msgpack.zst``: the segment's records, a msgpack list of
-  :class:`~tradeloop.store.port.StoredEvent` maps, zstd-compressed with a content checksum (a
-  damaged file is reported as :class:`~tradeloop.store.port.CorruptRecordError` naming its
-  sequence range).
+  :class:`~tradeloop.store.port.StoredEvent` arrays (segment format 2; format 1, written before
+  records carried their checksum, is a list of maps and still read), zstd-compressed with a
+  content checksum (a damaged file is reported as
+  :class:`~tradeloop.store.port.CorruptRecordError` naming its sequence range).
 * ``index.json``: the segments in order, with their sequence and ``ts_event`` ranges, so a
   read opens only the segments it needs.
 
@@ -25,6 +26,7 @@ store skips them on read and deletes them when it next opens or archives).
 from __future__ import annotations
 
 import os
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +40,8 @@ from tradeloop.store.port import CorruptRecordError, ReadFilter, StoredEvent, St
 __all__ = ["ArchiveReport", "ArchivableStore", "Segment", "SegmentArchive", "archive_before"]
 
 INDEX_FILE = "index.json"
-_FORMAT = 1
+_FORMAT = 2
+_READS = frozenset({1, 2})  # index formats this version reads (1: every segment is of format 1)
 
 
 class Segment(msgspec.Struct, frozen=True, kw_only=True):
@@ -51,10 +54,34 @@ class Segment(msgspec.Struct, frozen=True, kw_only=True):
     min_ts: int
     max_ts: int
     size: int
+    format: int = 1  # of the file: 1 (records as maps, before checksums), 2 (StoredEvent arrays)
 
     @property
     def count(self) -> int:
         return self.last_seq - self.first_seq + 1
+
+
+class _RecordV1(msgspec.Struct, frozen=True, gc=False):
+    """A record as segments of format 1 hold it (a map, without its checksum)."""
+
+    seq: int
+    stream_id: str
+    version: int
+    type_name: str
+    ts_event: int
+    ts_init: int
+    message_id: str | None
+    correlation_id: str | None
+    causation_id: str | None
+    payload: bytes
+
+    def upgraded(self) -> StoredEvent:
+        """The record with the checksum of its payload."""
+        return StoredEvent(
+            self.seq, self.stream_id, self.version, self.type_name, self.ts_event, self.ts_init,
+            self.message_id, self.correlation_id, self.causation_id, self.payload,
+            zlib.crc32(self.payload),
+        )  # fmt: skip
 
 
 class _Index(msgspec.Struct, kw_only=True):
@@ -79,6 +106,7 @@ class SegmentArchive:
         self._indexed_owner = 0
         self._encode = msgspec.msgpack.Encoder().encode
         self._decode = msgspec.msgpack.Decoder(list[StoredEvent]).decode
+        self._decode_v1 = msgspec.msgpack.Decoder(list[_RecordV1]).decode
         self.refresh()
 
     @property
@@ -123,8 +151,10 @@ class SegmentArchive:
             index = msgspec.json.decode(path.read_bytes(), type=_Index)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise StoreError(f"archive index {path} is unreadable: {exc}") from None
-        if index.format != _FORMAT:
-            raise StoreError(f"archive index {path} has format {index.format}; this version reads {_FORMAT}")
+        if index.format not in _READS:
+            raise StoreError(
+                f"archive index {path} has format {index.format}; this version reads {sorted(_READS)}"
+            )
         for before, after in zip(index.segments, index.segments[1:], strict=False):
             if after.first_seq != before.last_seq + 1:
                 raise StoreError(
@@ -152,7 +182,11 @@ class SegmentArchive:
                 f"record {segment.first_seq}: {where} has {len(blob)} bytes, the index says {segment.size}"
             )
         try:
-            records = self._decode(zstandard.ZstdDecompressor().decompress(blob))
+            data = zstandard.ZstdDecompressor().decompress(blob)
+            if segment.format == 1:
+                records = [r.upgraded() for r in self._decode_v1(data)]
+            else:
+                records = self._decode(data)
         except (zstandard.ZstdError, msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise CorruptRecordError(f"record {segment.first_seq}: {where} is damaged: {exc}") from None
         if len(records) != segment.count or (records and records[0].seq != segment.first_seq):
@@ -199,6 +233,7 @@ class SegmentArchive:
             min_ts=min(r.ts_event for r in records),
             max_ts=max(r.ts_event for r in records),
             size=len(blob),
+            format=2,
         )
         segments = [*self._segments, segment]
         index = _Index(store_id=self._owner, segments=segments)

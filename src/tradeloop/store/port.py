@@ -70,8 +70,10 @@ class Durability(StrEnum):
     INTERVAL = "interval"
 
 
-class StoredEvent(msgspec.Struct, frozen=True, gc=False):
-    """One stored record."""
+class StoredEvent(msgspec.Struct, frozen=True, gc=False, array_like=True):
+    """One stored record: its numbers and ids, the encoded message and the message's CRC-32
+    as it was stored (reads check it). Encoded as an array, in field order (the layout of a
+    stored block and of an archived segment)."""
 
     seq: int
     stream_id: str
@@ -83,6 +85,7 @@ class StoredEvent(msgspec.Struct, frozen=True, gc=False):
     correlation_id: str | None
     causation_id: str | None
     payload: bytes
+    checksum: int
 
     def decode(self) -> Message:
         """The message, decoded under its registered type name (aliases included)."""
@@ -188,19 +191,31 @@ def decode_payload(type_name: str, payload: bytes, seq: int = 0) -> Message:
         raise CorruptRecordError(f"record {seq} ({type_name}): cannot decode: {exc}") from None
 
 
+_KEYED_STREAMS = (("client_order_id", "order"), ("position_id", "position"), ("account_id", "account"))
+_STREAM_ATTRS: dict[type, tuple[bool, tuple[tuple[str, str], ...]]] = {}
+
+
+def _stream_attrs(cls: type) -> tuple[bool, tuple[tuple[str, str], ...]]:
+    """Whether ``cls`` carries an order spec, and which stream keys it has: looked up once per
+    type, since a ``getattr`` with a default that misses costs an exception each time."""
+    return hasattr(cls, "order"), tuple((a, p) for a, p in _KEYED_STREAMS if hasattr(cls, a))
+
+
 def stream_of(message: Message) -> str:
     """The stream a message belongs to (see the module docstring)."""
     if isinstance(message, Data):
         return f"market-{getattr(message, 'instrument_id', 'unknown')}"
-    spec = getattr(message, "order", None)  # SubmitOrder carries its order's spec
-    if spec is not None and getattr(spec, "client_order_id", None):
-        return f"order-{spec.client_order_id}"
-    for attr, prefix in (
-        ("client_order_id", "order"),
-        ("position_id", "position"),
-        ("account_id", "account"),
-    ):
-        value = getattr(message, attr, None)
+    cls = type(message)
+    rule = _STREAM_ATTRS.get(cls)
+    if rule is None:
+        rule = _STREAM_ATTRS[cls] = _stream_attrs(cls)
+    has_order, keyed = rule
+    if has_order:
+        spec = message.order  # type: ignore[attr-defined]  # SubmitOrder carries its order's spec
+        if spec is not None and getattr(spec, "client_order_id", None):
+            return f"order-{spec.client_order_id}"
+    for attr, prefix in keyed:
+        value = getattr(message, attr)
         if value:
             return f"{prefix}-{value}"
     return "node"

@@ -23,6 +23,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator
+from itertools import starmap
 from pathlib import Path
 
 import psycopg
@@ -38,7 +39,7 @@ from tradeloop.store.buffered import (
     keyset_pages,
     merge_versions,
 )
-from tradeloop.store.port import ConcurrencyError, Durability, ReadFilter, StoreError
+from tradeloop.store.port import ConcurrencyError, Durability, ReadFilter, StoredEvent, StoreError
 
 __all__ = ["SMALL_BATCH", "PostgresEventStore"]
 
@@ -224,7 +225,7 @@ class PostgresEventStore(BufferedEventStore):
         except psycopg.Error as exc:
             raise StoreError(f"{self._where}: cannot write {count} records: {exc}") from None
 
-    def _row_pages(self, where: ReadFilter, after_seq: int, page_size: int) -> Iterator[list[Row]]:
+    def _record_pages(self, where: ReadFilter, after_seq: int, page_size: int) -> Iterator[list[StoredEvent]]:
         conditions, params = filter_conditions(where, "%s", lambda types: ("type_name = ANY(%s)", [types]))
         query = self._q(
             f"SELECT {', '.join(COLUMNS)} FROM {{s}}.records WHERE {' AND '.join(conditions)} "
@@ -239,7 +240,8 @@ class PostgresEventStore(BufferedEventStore):
                 raise StoreError(f"{self._where}: cannot read after seq {last}: {exc}") from None
             return rows
 
-        return keyset_pages(fetch_after, after_seq, page_size)
+        for rows in keyset_pages(fetch_after, after_seq, page_size):
+            yield list(starmap(StoredEvent, rows))
 
     def _stored_ids(self, ids: list[str]) -> set[str]:
         try:

@@ -1,7 +1,8 @@
 """A shipped test kit: stub instruments, market data, fills, order round trips, seeded ids and a test clock.
 
 Layer: imports :mod:`tradeloop.core` and :mod:`tradeloop.model` only, so tests of any package
-above them can use it.
+above them can use it. :mod:`tradeloop.testkit.store_files` (edits of a SQLite event store
+file behind its back) imports :mod:`tradeloop.store` and is imported on its own.
 """
 
 from tradeloop.testkit.stubs import (

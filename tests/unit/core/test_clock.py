@@ -304,7 +304,9 @@ def test_live_clock_reads_wall_time_and_fires_alerts_and_timers_on_the_loop() ->
 
         now = time.time_ns()
         clock.set_time_alert("alert", now - 1, on_fire)  # already due: runs on the next turn
-        clock.set_timer("rep", 1_000_000, on_fire, start_ns=now, stop_ns=now + 3_000_000)
+        # Ticks 30 ms apart: a loaded machine (the suite beside a benchmark) must not fall a
+        # whole tick behind, or the timer rightly skips it and fires fewer than three times.
+        clock.set_timer("rep", 30_000_000, on_fire, start_ns=now, stop_ns=now + 90_000_000)
         clock.set_time_alert("cancelled", now + 60_000_000_000, on_fire)
         with pytest.raises(TradeloopError, match="already set"):
             clock.set_time_alert("cancelled", now, on_fire)

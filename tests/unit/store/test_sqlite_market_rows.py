@@ -13,6 +13,7 @@ from tradeloop.store import SqliteEventStore
 from tradeloop.store.archive import archive_before
 from tradeloop.store.port import ConcurrencyError, ReadFilter
 from tradeloop.testkit import es_future, make_quote
+from tradeloop.testkit.store_files import stored_seqs
 
 from .contract import decoded, trading_cycle
 
@@ -44,8 +45,7 @@ def test_a_stale_writer_is_refused_even_when_the_rows_it_collides_with_were_arch
         first.append(quotes(10))
         first.flush()
         archive_before(first, 10**18, segment_size=5)  # every live row moves to the archive
-        with sqlite3.connect(path) as conn:
-            assert conn.execute("SELECT COUNT(*) FROM records").fetchone()[0] == 0
+        assert stored_seqs(path) == []
         stale.append(quotes(2, t0=9_000))  # seq 1..2: no live row left to collide with
         with pytest.raises(ConcurrencyError, match="the log holds seq 10"):
             stale.flush()

@@ -3,13 +3,16 @@ a damaged archive, an interrupted archive run)."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
+import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,15 +20,16 @@ from tradeloop.core.message import Message
 from tradeloop.store import SqliteEventStore
 from tradeloop.store.archive import INDEX_FILE, archive_before
 from tradeloop.store.buffered import BufferedEventStore
-from tradeloop.store.port import CorruptRecordError, Durability, StoreError
+from tradeloop.store.port import CorruptRecordError, Durability, ReadFilter, StoreError, stream_of
 from tradeloop.testkit import aapl_equity, es_future, make_quote
+from tradeloop.testkit.store_files import (
+    convert_to_row_layout,
+    overwrite_stored_payload,
+    rename_stored_type,
+    stored_seqs,
+)
 
 from .contract import EventStoreContract, ProbeRecorded, StoreFactory, decoded, trading_cycle
-
-
-def _raw(store: BufferedEventStore) -> sqlite3.Connection:
-    assert isinstance(store, SqliteEventStore)
-    return sqlite3.connect(store.path, isolation_level=None)
 
 
 def _factory(path: Path) -> Iterator[StoreFactory]:
@@ -51,18 +55,12 @@ class TestSqliteEventStore(EventStoreContract):
         yield from _factory(tmp_path / "other.sqlite")
 
     def overwrite_payload(self, store: BufferedEventStore, seq: int, payload: bytes) -> None:
-        conn = _raw(store)
-        try:
-            conn.execute("UPDATE records SET payload = ? WHERE seq = ?", (payload, seq))
-        finally:
-            conn.close()
+        assert isinstance(store, SqliteEventStore)
+        overwrite_stored_payload(store.path, seq, payload)
 
     def rename_type(self, store: BufferedEventStore, old: str, new: str) -> None:
-        conn = _raw(store)
-        try:
-            conn.execute("UPDATE records SET type_name = ? WHERE type_name = ?", (new, old))
-        finally:
-            conn.close()
+        assert isinstance(store, SqliteEventStore)
+        rename_stored_type(store.path, old, new)
 
 
 @pytest.mark.parametrize(("durability", "synchronous"), [(Durability.EVENT, 2), (Durability.BATCH, 1)])
@@ -74,27 +72,58 @@ def test_the_file_is_in_wal_mode_with_synchronous_by_durability(
         assert store._conn.execute("PRAGMA synchronous").fetchone()[0] == synchronous
 
 
-def test_the_schema_keeps_unique_stream_versions_and_message_ids(tmp_path: Path) -> None:
+def test_the_schema_keeps_message_ids_unique_and_indexes_correlations(tmp_path: Path) -> None:
     path = tmp_path / "e.sqlite"
+    messages = trading_cycle(1)
     with SqliteEventStore(path) as store:
-        store.append(trading_cycle(1))
+        store.append(messages)
     conn = sqlite3.connect(path)
     try:
-        indexes = {row[1]: row for row in conn.execute("PRAGMA index_list(records)")}
-        unique = {name for name, row in indexes.items() if row[2]}
-        assert "records_message_id" in unique
-        assert indexes["records_message_id"][4] == 1  # partial: market data has no id
-        assert "records_stream_version" in unique
-        assert indexes["records_stream_version"][4] == 1  # partial: market data is kept apart
-        assert {"records_ts_event", "records_correlation_id", "records_type_name"} <= set(indexes)
-        with pytest.raises(sqlite3.IntegrityError, match=r"stream_id, records\.version"):
-            conn.execute(
-                "INSERT INTO records SELECT seq + 100, stream_id, version, type_name, ts_event, ts_init, "
-                "'another-id', NULL, NULL, payload, checksum FROM records WHERE message_id IS NOT NULL "
-                "LIMIT 1"
-            )
+        ids = dict(conn.execute("SELECT message_id, seq FROM ids"))
+        assert ids == {m.id: seq for seq, m in enumerate(messages, 1) if hasattr(m, "id")}
+        correlated = conn.execute("SELECT correlation_id, first_seq FROM correlations").fetchall()
+        chains = {m.correlation_id for m in messages if getattr(m, "correlation_id", None)}
+        assert sorted(correlated) == sorted((chain, 1) for chain in chains)  # the one block
+        with pytest.raises(sqlite3.IntegrityError, match=r"ids\.message_id"):
+            conn.execute("INSERT INTO ids SELECT message_id, seq + 100 FROM ids LIMIT 1")
+        assert conn.execute("SELECT first_seq, last_seq, count FROM blocks").fetchall() == [
+            (1, len(messages), len(messages))
+        ]
     finally:
         conn.close()
+
+
+def test_a_file_of_the_row_layout_is_read_numbered_on_and_deduplicated(tmp_path: Path) -> None:
+    """A store written one row per record (before blocks) keeps working: its rows are read in
+    order with the new blocks, its ids stay known, its streams number on, and truncation and
+    archiving cut across both layouts."""
+    path = tmp_path / "e.sqlite"
+    old, new = trading_cycle(3), trading_cycle(2, seed=2, t0=10**12)
+    with SqliteEventStore(path) as store:
+        store.append(old)
+    convert_to_row_layout(path)
+    with SqliteEventStore(path, archive_dir=tmp_path / "archive") as store:
+        assert decoded(store) == old
+        repeated = store.append([m for m in old if hasattr(m, "id")])
+        assert (repeated.appended, repeated.duplicates) == (0, 15)  # every command and event is known
+        assert store.append(new).first_seq == len(old) + 1
+        records = list(store.read())
+        assert decoded(store) == old + new
+        assert [r.seq for r in records] == list(range(1, len(old + new) + 1))
+        stream = stream_of(old[0])  # the market stream, in rows and in a block
+        in_stream = [m for m in old + new if stream_of(m) == stream]
+        assert [r.version for r in records if r.stream_id == stream] == list(range(1, len(in_stream) + 1))
+        assert decoded(store, ReadFilter(stream_id=stream)) == in_stream
+        chain = old[4].correlation_id  # type: ignore[attr-defined]
+        assert decoded(store, ReadFilter(correlation_id=chain)) == [
+            m for m in old + new if getattr(m, "correlation_id", None) == chain
+        ]
+        archive_before(store, 10**18, segment_size=8)  # segments 1-8 .. 25-32 cut rows and a block
+        assert decoded(store) == old + new
+        assert store.truncate_after(33) == len(old + new) - 33
+        assert decoded(store) == (old + new)[:33]
+        assert store.append(new[-2:]).first_seq == 34
+        assert store.verify().ok
 
 
 def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
@@ -137,7 +166,7 @@ def test_an_archive_run_stopped_after_writing_its_segment_is_finished_on_reopen(
         store.archive.add(list(store.read())[:7])
         assert decoded(store) == messages  # the live copies of 1..7 are skipped
     with SqliteEventStore(path, archive_dir=folder) as reopened:
-        assert reopened._conn.execute("SELECT MIN(seq) FROM records").fetchone()[0] == 8
+        assert stored_seqs(path)[0] == 8
         assert decoded(reopened) == messages
         assert reopened.append(messages).duplicates == 10  # ids of archived and live records
 
@@ -204,3 +233,34 @@ def test_numbering_and_idempotency_match_a_simple_model(
     for record in records:
         versions[record.stream_id] = versions.get(record.stream_id, 0) + 1
         assert record.version == versions[record.stream_id]
+
+
+def test_an_archive_of_segment_format_1_is_still_read(tmp_path: Path) -> None:
+    """Segments written before records carried their checksum (records as maps, index format 1)
+    read as before, and the archive grows on from them."""
+    messages = trading_cycle(3)
+    path, folder = tmp_path / "e.sqlite", tmp_path / "archive"
+    with SqliteEventStore(path, archive_dir=folder) as store:
+        store.append(messages)
+        archive_before(store, 10**18, segment_size=8)
+    index = json.loads((folder / INDEX_FILE).read_text())
+    for entry in index["segments"]:
+        assert entry.pop("format") == 2
+        file = folder / entry["file"]
+        records = msgspec.msgpack.decode(zstandard.ZstdDecompressor().decompress(file.read_bytes()))
+        fields = ("seq", "stream_id", "version", "type_name", "ts_event", "ts_init", "message_id",
+                  "correlation_id", "causation_id", "payload")  # fmt: skip
+        old = [dict(zip(fields, r[:10], strict=True)) for r in records]
+        blob = zstandard.ZstdCompressor(write_checksum=True).compress(msgspec.msgpack.encode(old))
+        file.write_bytes(blob)
+        entry["size"] = len(blob)
+    index["format"] = 1
+    (folder / INDEX_FILE).write_text(json.dumps(index))
+    with SqliteEventStore(path, archive_dir=folder) as store:
+        assert decoded(store) == messages
+        assert store.verify().ok
+        more = trading_cycle(2, seed=5, t0=10**12)
+        store.append(more)
+        archive_before(store, 10**18, segment_size=8)
+        assert decoded(store) == messages + more
+    assert json.loads((folder / INDEX_FILE).read_text())["format"] == 2
