@@ -1,0 +1,176 @@
+"""The SQLite store keeps records in blocks (:mod:`tradeloop.store.blocks`): reads, filters,
+truncation, archiving and damage across block boundaries."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tradeloop.core.message import Message
+from tradeloop.store import SqliteEventStore
+from tradeloop.store.archive import archive_before
+from tradeloop.store.blocks import BLOCK_RECORDS
+from tradeloop.store.port import CorruptRecordError, ReadFilter, stream_of
+from tradeloop.testkit.store_files import overwrite_stored_payload, stored_seqs
+
+from .contract import decoded, trading_cycle
+
+CYCLE = len(trading_cycle(1))  # records per cycle: a quote, a bar and an order's five events
+
+
+def correlation(message: Message) -> str | None:
+    return getattr(message, "correlation_id", None)
+
+
+@pytest.fixture(scope="module")
+def messages() -> list[Message]:
+    """Enough records for three blocks; three quotes first put block boundaries inside chains."""
+    cycles = trading_cycle(2 * BLOCK_RECORDS // CYCLE + 3)
+    return cycles[:1] * 3 + cycles
+
+
+def straddling(messages: list[Message], seq: int) -> str:
+    """A correlation id with records at and after ``seq`` (seq ``i`` is ``messages[i - 1]``)."""
+    before = {correlation(m) for m in messages[:seq]}
+    after = {correlation(m) for m in messages[seq:]}
+    (chain,) = (before & after) - {None}
+    assert chain is not None
+    return chain
+
+
+def blocks_of(path: Path) -> list[tuple[int, int, int]]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT first_seq, last_seq, count FROM blocks ORDER BY first_seq").fetchall()
+    finally:
+        conn.close()
+
+
+def test_a_large_batch_is_stored_in_full_blocks_and_read_back_in_order(
+    tmp_path: Path, messages: list[Message]
+) -> None:
+    path = tmp_path / "e.sqlite"
+    with SqliteEventStore(path, batch_size=len(messages)) as store:
+        store.append(messages)
+        store.flush()
+        n = len(messages)
+        assert blocks_of(path) == [
+            (1, BLOCK_RECORDS, BLOCK_RECORDS),
+            (BLOCK_RECORDS + 1, 2 * BLOCK_RECORDS, BLOCK_RECORDS),
+            (2 * BLOCK_RECORDS + 1, n, n - 2 * BLOCK_RECORDS),
+        ]
+        assert decoded(store) == messages
+        assert [r.seq for r in store.read(batch_size=7)] == list(range(1, n + 1))
+        middle = ReadFilter(from_seq=BLOCK_RECORDS - 3, to_seq=BLOCK_RECORDS + 5)
+        assert [r.seq for r in store.read(middle)] == list(range(BLOCK_RECORDS - 3, BLOCK_RECORDS + 6))
+
+
+def test_a_chain_split_across_two_blocks_is_found_whole_by_its_correlation_id(
+    tmp_path: Path, messages: list[Message]
+) -> None:
+    chain = straddling(messages, BLOCK_RECORDS)
+    with SqliteEventStore(tmp_path / "e.sqlite", batch_size=len(messages)) as store:
+        store.append(messages)
+        expected = [m for m in messages if correlation(m) == chain]
+        assert len(expected) == 5
+        assert decoded(store, ReadFilter(correlation_id=chain)) == expected
+        assert decoded(store, ReadFilter(correlation_id="no-such-chain")) == []
+
+
+def test_type_and_stream_filters_skip_blocks_that_cannot_match(
+    tmp_path: Path, messages: list[Message]
+) -> None:
+    with SqliteEventStore(tmp_path / "e.sqlite", batch_size=len(messages)) as store:
+        store.append(messages)
+        order_stream = stream_of(messages[-3])
+        assert decoded(store, ReadFilter(stream_id=order_stream)) == [
+            m for m in messages if stream_of(m) == order_stream
+        ]
+        fills = decoded(store, ReadFilter(types=frozenset({"OrderFilled"})))
+        assert fills == [m for m in messages if m.TYPE_NAME == "OrderFilled"]
+        late = messages[-CYCLE].ts_event
+        assert decoded(store, ReadFilter(from_ts=late)) == [m for m in messages if m.ts_event >= late]
+
+
+def test_truncating_inside_a_block_keeps_its_front_and_numbers_on(
+    tmp_path: Path, messages: list[Message]
+) -> None:
+    path = tmp_path / "e.sqlite"
+    cut = BLOCK_RECORDS + 10
+    with SqliteEventStore(path, batch_size=len(messages)) as store:
+        store.append(messages)
+        assert store.truncate_after(cut) == len(messages) - cut
+        assert blocks_of(path)[-1] == (BLOCK_RECORDS + 1, cut, 10)
+        assert decoded(store) == messages[:cut]
+        assert store.append(messages[cut:]).first_seq == cut + 1
+        assert decoded(store) == messages
+    with SqliteEventStore(path) as reopened:
+        market = stream_of(messages[0])
+        assert reopened.stream_version(market) == sum(stream_of(m) == market for m in messages)
+
+
+def test_archiving_through_the_middle_of_a_block_moves_its_front_and_keeps_its_chains(
+    tmp_path: Path, messages: list[Message]
+) -> None:
+    path = tmp_path / "e.sqlite"
+    through = BLOCK_RECORDS + 98  # inside a chain
+    with SqliteEventStore(path, archive_dir=tmp_path / "archive", batch_size=len(messages)) as store:
+        store.append(messages)
+        report = archive_before(store, 10**18, segment_size=through)
+        assert report.archived_through == through
+        assert stored_seqs(path)[0] == through + 1
+        assert decoded(store) == messages
+        for chain in (straddling(messages, through), straddling(messages, through + CYCLE)):
+            expected = [m for m in messages if correlation(m) == chain]
+            assert decoded(store, ReadFilter(correlation_id=chain)) == expected
+        assert store.append([m for m in messages if hasattr(m, "id")]).duplicates == sum(
+            hasattr(m, "id") for m in messages
+        )
+
+
+def test_a_damaged_payload_inside_a_block_is_named_after_the_good_records(
+    tmp_path: Path, messages: list[Message]
+) -> None:
+    path = tmp_path / "e.sqlite"
+    bad = BLOCK_RECORDS + 3
+    with SqliteEventStore(path, batch_size=len(messages)) as store:
+        store.append(messages)
+        store.flush()
+        overwrite_stored_payload(path, bad, b"\x00\xff")
+        reader = store.read()
+        assert [next(reader).seq for _ in range(bad - 1)] == list(range(1, bad))
+        with pytest.raises(CorruptRecordError, match=f"record {bad} "):
+            next(reader)
+        report = store.verify()
+        assert (report.first_bad_seq, report.good) == (bad, bad - 1)
+        store.truncate_after(report.good)
+        assert store.verify().ok
+        assert decoded(store) == messages[: bad - 1]
+
+
+def test_a_block_damaged_outside_its_payloads_is_reported_from_its_first_record(
+    tmp_path: Path, messages: list[Message]
+) -> None:
+    path = tmp_path / "e.sqlite"
+    with SqliteEventStore(path, batch_size=len(messages)) as store:
+        store.append(messages)
+        store.flush()
+        conn = sqlite3.connect(path)
+        try:  # a stream name changed inside the second block: the block's checksum fails
+            (payload,) = conn.execute(
+                "SELECT payload FROM blocks WHERE first_seq = ?", (BLOCK_RECORDS + 1,)
+            ).fetchone()
+            damaged = payload.replace(b"market-ESZ4.CME", b"market-ESZ4.CMF", 1)
+            assert damaged != payload
+            conn.execute("UPDATE blocks SET payload = ? WHERE first_seq = ?", (damaged, BLOCK_RECORDS + 1))
+            conn.commit()
+        finally:
+            conn.close()
+        report = store.verify()
+        assert (report.first_bad_seq, report.good) == (BLOCK_RECORDS + 1, BLOCK_RECORDS)
+        assert report.reason is not None
+        assert "fails its checksum" in report.reason
+        store.truncate_after(report.good)
+        assert decoded(store) == messages[:BLOCK_RECORDS]
