@@ -32,7 +32,6 @@ from tradeloop.model.commands import SubmitOrder
 from tradeloop.model.data import Bar, QuoteTick, TradeTick
 from tradeloop.model.events import OrderFilled
 from tradeloop.model.objects import Money, Price, Quantity
-from tradeloop.runtime.replay import read_records
 from tradeloop.store.port import ReadFilter, StoredEvent
 from tradeloop.store.sqlite_store import SqliteEventStore
 
@@ -379,7 +378,7 @@ def events(
             from_ts=from_ts, to_ts=to_ts, types=types, stream_id=stream, correlation_id=correlation
         )
         with open_event_store(store, archive) as event_store:
-            records = _limited(read_records(event_store, where), limit)
+            records = _limited(event_store.read(where), limit)
             if export is not None:
                 count = export_records(records, export)
                 _out.print(f"exported {count:,} records to {export}", highlight=False, markup=False)

@@ -9,22 +9,15 @@
   router built from ticks, and price snapshots answered on request, are derived and rebuilt by
   each run itself.
 * :func:`record_into` makes a bus record into a store (tests, tools).
-
-A filter on several types is read one type at a time and merged by sequence number: the store's
-type index yields one type's records in order, while a query for several types has SQLite sort
-every remaining match again for each page it returns.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import heapq
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import pairwise
-from operator import attrgetter
 from typing import Literal
 
 from tradeloop.config.diff import changed_keys as config_changes
@@ -41,7 +34,7 @@ from tradeloop.runtime.backtest import BacktestEngine
 from tradeloop.runtime.build import LoadedData, build_engine, make_instrument
 from tradeloop.runtime.config import BacktestConfig
 from tradeloop.runtime.projection import Projection
-from tradeloop.store.port import EventStore, ReadFilter, StoredEvent
+from tradeloop.store.port import EventStore, ReadFilter
 
 __all__ = [
     "BatchRecorder",
@@ -51,7 +44,6 @@ __all__ = [
     "WhatIfReport",
     "config_data_kind",
     "config_instrument",
-    "read_records",
     "record_into",
     "recorded_market_data",
     "replay",
@@ -64,7 +56,6 @@ ProgressCallback = Callable[[int, int], None]
 DataKind = Literal["trades", "quotes", "bars"]
 _KIND_TYPES: dict[str, type[Data]] = {"trades": TradeTick, "quotes": QuoteTick, "bars": Bar}
 _PROGRESS_STEP = 1 << 13
-_SEQ = attrgetter("seq")
 
 
 # -- recording ---------------------------------------------------------------------------------
@@ -118,17 +109,6 @@ def _type_names(types: Iterable[str]) -> frozenset[str]:
     if unknown:
         raise ValueError(f"unknown message type(s): {', '.join(unknown)}")
     return names
-
-
-def read_records(store: EventStore, where: ReadFilter | None = None) -> Iterator[StoredEvent]:
-    """``store.read(where)``; a filter on several types reads each type on its own and merges
-    the reads by sequence number (see the module docstring)."""
-    where = where if where is not None else ReadFilter()
-    types = where.types
-    if types is None or len(types) <= 1:
-        return store.read(where)
-    reads = [store.read(dataclasses.replace(where, types=frozenset({name}))) for name in sorted(types)]
-    return heapq.merge(*reads, key=_SEQ)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +178,7 @@ def replay(
     last_ts: int | None = None
     last = store.last_seq()
     started = time.perf_counter()
-    for record in read_records(store, where):
+    for record in store.read(where):
         message = record.decode()
         if callback is not None:
             callback(message)
@@ -263,7 +243,7 @@ def recorded_market_data(
     data: list[Data] = []
     # By type (its index yields records in order) and the stream checked here: the stream's
     # index is ordered by version, so SQLite would sort the whole market stream page by page.
-    for record in read_records(store, ReadFilter(types=names)):
+    for record in store.read(ReadFilter(types=names)):
         if record.stream_id == stream:
             message = record.decode()
             assert isinstance(message, Data)
