@@ -133,3 +133,49 @@ def test_a_bad_schema_name_or_server_is_refused() -> None:
         PostgresEventStore(DSN, schema="bad; drop")
     with pytest.raises(StoreError, match=r"cannot connect to event store tradeloop at .*:\*\*\*@"):
         PostgresEventStore("postgresql://nobody:secret@127.0.0.1:1/none", connect_timeout_s=1)
+
+
+def _indexes(schema: str) -> set[str]:
+    with psycopg.connect(DSN) as conn:
+        rows = conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = %s", (schema,)).fetchall()
+    return {name for (name,) in rows}
+
+
+def test_only_commands_and_events_carry_a_unique_stream_version_index(schema: str) -> None:
+    with PostgresEventStore(DSN, schema=schema) as store:
+        store.append(trading_cycle(1))
+    with psycopg.connect(DSN) as conn:
+        (definition,) = conn.execute(
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = %s AND indexname = 'records_stream_version'",
+            (schema,),
+        ).fetchone()
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            conn.execute(
+                sql.SQL(
+                    "INSERT INTO {s}.records SELECT seq + 100, stream_id, version, type_name, ts_event, "
+                    "ts_init, 'another-id', NULL, NULL, payload, checksum FROM {s}.records "
+                    "WHERE message_id IS NOT NULL LIMIT 1"
+                ).format(s=sql.Identifier(schema))
+            )
+    assert "WHERE (message_id IS NOT NULL)" in definition
+
+
+def test_a_schema_with_the_table_wide_version_constraint_gets_no_second_index(schema: str) -> None:
+    with psycopg.connect(DSN, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        conn.execute(
+            sql.SQL(
+                'CREATE TABLE {}.records (seq BIGINT PRIMARY KEY, stream_id TEXT COLLATE "C" NOT NULL, '
+                'version BIGINT NOT NULL, type_name TEXT COLLATE "C" NOT NULL, ts_event BIGINT NOT NULL, '
+                'ts_init BIGINT NOT NULL, message_id TEXT COLLATE "C", correlation_id TEXT COLLATE "C", '
+                'causation_id TEXT COLLATE "C", payload BYTEA NOT NULL, checksum BIGINT NOT NULL, '
+                "UNIQUE (stream_id, version))"
+            ).format(sql.Identifier(schema))
+        )
+    messages = trading_cycle(2)
+    with PostgresEventStore(DSN, schema=schema) as store:
+        store.append(messages)
+        assert decoded(store) == messages
+    indexes = _indexes(schema)
+    assert "records_stream_id_version_key" in indexes
+    assert "records_stream_version" not in indexes

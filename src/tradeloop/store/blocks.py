@@ -7,20 +7,27 @@ array of :class:`~tradeloop.store.port.StoredEvent` arrays (every field of a rec
 payload checksum included), which decodes straight into the records a read returns. What must
 be found without reading the log (message ids, correlation ids) is indexed beside the blocks.
 
-A block's sequence numbers increase but need not be consecutive (rows of an older layout may
-sit between them); a block spans at most :data:`BLOCK_SPAN` sequence numbers, so merging it
-with such rows stays a bounded piece of work. Beside the records a block keeps a summary (its
-type names and each stream's highest version), so reads by type or stream skip blocks without
-decoding them and stream heads can be recounted without a scan, and a CRC-32 of the encoded
-block, so damage outside the payloads (a sequence number, a stream, a type) is found as surely
-as damage to a payload.
+Each block holds one *kind* of record: commands and events (:data:`EVENTS`), or market data
+and anything else without an id (:data:`MARKET`). A read by an event type, a correlation id or
+an order's stream then opens event blocks only (about a third of a session's records), and a
+read of market data skips the event blocks. So a block's sequence numbers increase but are not
+consecutive: blocks of the two kinds (and rows of an older layout) interleave, and a read merges
+them in sequence order.
+
+Beside the records a block keeps a summary (its type names and each stream's highest version),
+so reads by type or stream skip blocks without decoding them and stream heads can be recounted
+without a scan, and one CRC-32 over the encoded records, the summary and the block's numbers,
+so damage outside the payloads (a sequence number, a stream, a summary, a time range) is found
+as surely as damage to a payload, whose own CRC-32 then names the damaged record.
 """
 
 from __future__ import annotations
 
+import struct
 import zlib
+from bisect import bisect_right
 from collections.abc import Iterator, Sequence
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import TypeAlias
 
 import msgspec
@@ -29,21 +36,27 @@ from tradeloop.store.port import CorruptRecordError, ReadFilter, StoredEvent
 
 __all__ = [
     "BLOCK_RECORDS",
-    "BLOCK_SPAN",
+    "EVENTS",
+    "MARKET",
     "Block",
     "BlockSummary",
     "decode_block",
+    "block_checksum",
     "decode_summary",
     "encode_block",
     "matching",
+    "merge_chunks",
     "split_blocks",
 ]
 
 BLOCK_RECORDS = 4_096
 """Records per block at most."""
 
-BLOCK_SPAN = 16_384
-"""Sequence numbers a block spans at most."""
+EVENTS = 0
+"""The kind of block holding commands and events (records with a message id)."""
+
+MARKET = 1
+"""The kind of block holding market data and any other record without an id."""
 
 Row: TypeAlias = tuple[int, str, int, str, int, int, str | None, str | None, str | None, bytes, int]
 """A record as written (the :data:`~tradeloop.store.buffered.Row` layout)."""
@@ -57,12 +70,13 @@ class BlockSummary(msgspec.Struct, array_like=True, gc=False):
 
 
 class Block(msgspec.Struct, frozen=True, gc=False):
-    """One block to store: its first and last sequence numbers, record count, ``ts_event``
-    range, summary (its ``heads`` also at hand), encoded records and their CRC-32."""
+    """One block to store: its first and last sequence numbers, record count, kind,
+    ``ts_event`` range, summary (its ``heads`` also at hand), encoded records and checksum."""
 
     first_seq: int
     last_seq: int
     count: int
+    kind: int
     min_ts: int
     max_ts: int
     summary: bytes
@@ -70,12 +84,30 @@ class Block(msgspec.Struct, frozen=True, gc=False):
     checksum: int
     heads: dict[str, int]
 
-    def columns(self) -> tuple[int, int, int, int, int, bytes, bytes, int]:
+    def columns(self) -> tuple[int, int, int, int, int, int, bytes, bytes, int]:
         """The stored columns, in the table's order."""
         return (
-            self.first_seq, self.last_seq, self.count, self.min_ts, self.max_ts,
+            self.first_seq, self.last_seq, self.count, self.kind, self.min_ts, self.max_ts,
             self.summary, self.payload, self.checksum,
         )  # fmt: skip
+
+
+_NUMBERS = struct.Struct("<6q")
+
+
+def block_checksum(
+    first_seq: int,
+    last_seq: int,
+    count: int,
+    kind: int,
+    min_ts: int,
+    max_ts: int,
+    summary: bytes,
+    payload: bytes,
+) -> int:
+    """The CRC-32 of a block's numbers, summary and encoded records."""
+    numbers = _NUMBERS.pack(first_seq, last_seq, count, kind, min_ts, max_ts)
+    return zlib.crc32(payload, zlib.crc32(summary, zlib.crc32(numbers)))
 
 
 _encode = msgspec.msgpack.Encoder().encode
@@ -85,44 +117,39 @@ _STREAM = itemgetter(1)
 _VERSION = itemgetter(2)
 _TYPE = itemgetter(3)
 _TS_EVENT = itemgetter(4)
+_SEQ = attrgetter("seq")
 
 
 def split_blocks(rows: Sequence[Row]) -> Iterator[Sequence[Row]]:
-    """Cut rows (in sequence order) into runs that each fit a block."""
-    start = 0
-    n = len(rows)
-    while start < n:
-        limit = rows[start][0] + BLOCK_SPAN
-        end = min(start + BLOCK_RECORDS, n)
-        if rows[end - 1][0] >= limit:  # the run spans too far (rows of another layout between)
-            end = start + 1
-            while rows[end][0] < limit:
-                end += 1
-        yield rows[start:end]
-        start = end
+    """Cut rows (in sequence order) into runs of at most :data:`BLOCK_RECORDS`."""
+    for start in range(0, len(rows), BLOCK_RECORDS):
+        yield rows[start : start + BLOCK_RECORDS]
 
 
-def encode_block(rows: Sequence[Row]) -> Block:
-    """The block holding ``rows`` (in sequence order, at least one)."""
+def encode_block(rows: Sequence[Row], kind: int) -> Block:
+    """The block of ``kind`` holding ``rows`` (in sequence order, at least one)."""
     payload = _encode(rows)  # each row encodes exactly as its StoredEvent would
     # Rows come in sequence order: a stream's last version is its highest.
     heads = dict(zip(map(_STREAM, rows), map(_VERSION, rows), strict=True))
-    types = sorted(set(map(_TYPE, rows)))
-    return Block(
-        rows[0][0],
-        rows[-1][0],
-        len(rows),
-        min(map(_TS_EVENT, rows)),
-        max(map(_TS_EVENT, rows)),
-        _encode((types, heads)),
-        payload,
-        zlib.crc32(payload),
-        heads,
-    )
+    summary = _encode((sorted(set(map(_TYPE, rows))), heads))
+    first, last, count = rows[0][0], rows[-1][0], len(rows)
+    min_ts, max_ts = min(map(_TS_EVENT, rows)), max(map(_TS_EVENT, rows))
+    checksum = block_checksum(first, last, count, kind, min_ts, max_ts, summary, payload)
+    return Block(first, last, count, kind, min_ts, max_ts, summary, payload, checksum, heads)
 
 
-def decode_block(first_seq: int, last_seq: int, payload: bytes, checksum: int) -> list[StoredEvent]:
-    """The records of a stored block.
+def decode_block(
+    first_seq: int,
+    last_seq: int,
+    count: int,
+    kind: int,
+    min_ts: int,
+    max_ts: int,
+    summary: bytes,
+    payload: bytes,
+    checksum: int,
+) -> list[StoredEvent]:
+    """The records of a stored block (its columns in the table's order).
 
     Raises
     ------
@@ -136,12 +163,14 @@ def decode_block(first_seq: int, last_seq: int, payload: bytes, checksum: int) -
         records = _decode_records(payload)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise CorruptRecordError(f"record {first_seq}: {where} is damaged: {exc}") from None
-    if not records or records[0].seq != first_seq or records[-1].seq != last_seq:
-        held = f"{records[0].seq}-{records[-1].seq}" if records else "nothing"
-        raise CorruptRecordError(f"record {first_seq}: {where} is damaged: it holds records {held}")
-    if zlib.crc32(payload) != checksum and all(zlib.crc32(r.payload) == r.checksum for r in records):
+    if len(records) != count or not records or records[0].seq != first_seq or records[-1].seq != last_seq:
+        held = f"{len(records)} records, {records[0].seq}-{records[-1].seq}" if records else "no records"
+        raise CorruptRecordError(f"record {first_seq}: {where} is damaged: it holds {held}")
+    stored = block_checksum(first_seq, last_seq, count, kind, min_ts, max_ts, summary, payload)
+    if stored != checksum and all(zlib.crc32(r.payload) == r.checksum for r in records):
         # Every payload is intact, so the damage is elsewhere (a sequence number, stream,
-        # version, type, time or id): no record of the block can be trusted.
+        # version, type, time, id, the summary or the block's numbers): no record of the block
+        # can be trusted, nor can reads that skip blocks by their summaries.
         raise CorruptRecordError(
             f"record {first_seq}: {where} fails its checksum (a torn or corrupted write); "
             "verify() reports the first bad record and truncate_after() cuts the tail from it"
@@ -186,3 +215,43 @@ def matching(records: list[StoredEvent], where: ReadFilter, after_seq: int = 0) 
         and (stream is None or r.stream_id == stream)
         and (correlation is None or r.correlation_id == correlation)
     ]
+
+
+def merge_chunks(sources: list[Iterator[list[StoredEvent]]]) -> Iterator[list[StoredEvent]]:
+    """Merge sources of records into one in sequence order. Each source yields lists of records
+    in sequence order (a list may be empty); so does the merge, a list per step: every record of
+    every source up to the lowest last sequence number the sources hold, sorted (a merge of a
+    few sorted runs, cheap for Python's sort)."""
+    if len(sources) == 1:
+        yield from (chunk for chunk in sources[0] if chunk)
+        return
+    buffers: list[list[StoredEvent]] = [[] for _ in sources]
+    live = list(range(len(sources)))
+    while True:
+        for i in list(live):
+            while not buffers[i]:
+                chunk = next(sources[i], None)
+                if chunk is None:
+                    live.remove(i)
+                    break
+                buffers[i] = chunk
+        if not live:
+            return
+        if len(live) == 1:
+            (i,) = live
+            yield buffers[i]
+            buffers[i] = []
+            continue
+        bound = min(buffers[i][-1].seq for i in live)
+        out: list[StoredEvent] = []
+        for i in live:
+            held = buffers[i]
+            if held[-1].seq <= bound:
+                out += held
+                buffers[i] = []
+            else:
+                cut = bisect_right(held, bound, key=_SEQ)
+                out += held[:cut]
+                buffers[i] = held[cut:]
+        out.sort(key=_SEQ)
+        yield out

@@ -18,16 +18,18 @@ append is skipped and counted in :attr:`AppendResult.duplicates`. Ids are looked
 append call (one query for all its ids), not once per message. Market data has no id and is
 never deduplicated.
 
-Integrity. Each row carries the CRC-32 of its payload. :meth:`read` checks it (about 0.1 us a
-record, far cheaper than decoding) and raises
+Integrity. Each record carries the CRC-32 of its payload. :meth:`read` checks it (about 0.1 us
+a record, far cheaper than decoding) and raises
 :class:`~tradeloop.store.port.CorruptRecordError` naming the sequence number of a torn or
-corrupted row, after yielding every good record before it; :meth:`verify` scans the whole log
-(CRC, decoding, sequence gaps) and reports the first bad record, and :meth:`truncate_after`
-cuts a bad tail so recovery of everything before it can proceed.
+corrupted record, after yielding every good record before it (a backend may check more, and
+name the first record it can no longer vouch for: see the SQLite store's blocks); :meth:`verify`
+scans the whole log (checksums, decoding, sequence gaps) and reports the first bad record, and
+:meth:`truncate_after` cuts a bad tail so recovery of everything before it can proceed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import zlib
 from abc import ABC, abstractmethod
@@ -332,8 +334,11 @@ class BufferedEventStore(ABC):
             self._learn_kinds(messages)
             ids = [m.id for m in messages if kinds[type(m)] is _EVENT]  # type: ignore[attr-defined]
         known = self._known_ids(ids) if ids else set()
-        # Each message becomes its row now (encoded, checksummed): a flush only writes rows.
-        add = self._pending.append
+        # Each message becomes its row now (encoded, checksummed): a flush only writes rows. The
+        # rows join the buffer only when all of them are built: a message that cannot be
+        # encoded leaves the store as it was (its counters included).
+        rows: list[Row] = []
+        add = rows.append
         pending_ids = self._pending_ids
         versions = self._versions
         market_streams = self._market_streams
@@ -341,40 +346,47 @@ class BufferedEventStore(ABC):
         crc32 = zlib.crc32
         seq = first = self._next_seq
         duplicates = 0
-        for message in messages:
-            kind = kinds[type(message)]
-            if kind is _EVENT:
-                message_id = message.id  # type: ignore[attr-defined]
-                if message_id in known or message_id in pending_ids:
-                    duplicates += 1
-                    continue
-                pending_ids.add(message_id)
-                stream = stream_of(message)
-                version = versions.get(stream, 0) + 1
-                versions[stream] = version
-                payload = encode(message)
-                add((
-                    seq, stream, version, message.TYPE_NAME, message.ts_event, message.ts_init, message_id,
-                    message.correlation_id, message.causation_id,  # type: ignore[attr-defined]
-                    payload, crc32(payload),
-                ))  # fmt: skip
-            else:
-                if kind is _MARKET:  # stream_of() for market data, cached per instrument
-                    instrument = message.instrument_id  # type: ignore[attr-defined]
-                    cached = market_streams.get(instrument)
-                    if cached is None:
-                        cached = market_streams[instrument] = stream_of(message)
-                    stream = cached
-                else:
+        try:
+            for message in messages:
+                kind = kinds[type(message)]
+                if kind is _EVENT:
+                    message_id = message.id  # type: ignore[attr-defined]
+                    if message_id in known or message_id in pending_ids:
+                        duplicates += 1
+                        continue
                     stream = stream_of(message)
-                version = versions.get(stream, 0) + 1
+                    version = versions.get(stream, 0) + 1
+                    payload = encode(message)
+                    add((
+                        seq, stream, version, message.TYPE_NAME, message.ts_event, message.ts_init,
+                        message_id, message.correlation_id, message.causation_id,  # type: ignore[attr-defined]
+                        payload, crc32(payload),
+                    ))  # fmt: skip
+                    pending_ids.add(message_id)
+                else:
+                    if kind is _MARKET:  # stream_of() for market data, cached per instrument
+                        instrument = message.instrument_id  # type: ignore[attr-defined]
+                        cached = market_streams.get(instrument)
+                        if cached is None:
+                            cached = market_streams[instrument] = stream_of(message)
+                        stream = cached
+                    else:
+                        stream = stream_of(message)
+                    version = versions.get(stream, 0) + 1
+                    payload = encode(message)
+                    add((
+                        seq, stream, version, message.TYPE_NAME, message.ts_event, message.ts_init,
+                        None, None, None, payload, crc32(payload),
+                    ))  # fmt: skip
                 versions[stream] = version
-                payload = encode(message)
-                add((
-                    seq, stream, version, message.TYPE_NAME, message.ts_event, message.ts_init,
-                    None, None, None, payload, crc32(payload),
-                ))  # fmt: skip
-            seq += 1
+                seq += 1
+        except BaseException:
+            for row in reversed(rows):  # each row raised its stream's version by one
+                versions[row[1]] = row[2] - 1
+                if row[6] is not None:
+                    pending_ids.discard(row[6])
+            raise
+        self._pending += rows
         self._next_seq = seq
         appended = seq - first
         result = AppendResult(appended, duplicates, first if appended else 0, seq - 1 if appended else 0)
@@ -434,7 +446,7 @@ class BufferedEventStore(ABC):
         """
         self._check_open()
         where = where if where is not None else ReadFilter()
-        _check_filter(where)
+        where = _check_filter(where)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         self.flush()
@@ -626,10 +638,14 @@ class BufferedEventStore(ABC):
         return self._stored_ids(list(dict.fromkeys(fresh))) if fresh else set()
 
 
-def _check_filter(where: ReadFilter) -> None:
+def _check_filter(where: ReadFilter) -> ReadFilter:
+    """``where``, checked, with ``types`` as a frozenset (any collection of names is taken)."""
     if not isinstance(where, ReadFilter):
         raise TypeError(f"where must be a ReadFilter, got {type(where).__name__}")
     if where.from_seq < 1:
         raise ValueError(f"ReadFilter.from_seq must be at least 1, got {where.from_seq}")
-    if where.types is not None and isinstance(where.types, str):
-        raise TypeError("ReadFilter.types must be a set of type names, not a string")
+    if where.types is not None and not isinstance(where.types, frozenset):
+        if isinstance(where.types, str):
+            raise TypeError("ReadFilter.types must be a set of type names, not a string")
+        return dataclasses.replace(where, types=frozenset(where.types))
+    return where

@@ -71,8 +71,6 @@ _DDL = (
         payload BYTEA NOT NULL,
         checksum BIGINT NOT NULL
     )""",
-    "CREATE UNIQUE INDEX IF NOT EXISTS records_stream_version ON {schema}.records (stream_id, version) "
-    "WHERE message_id IS NOT NULL",
     "CREATE UNIQUE INDEX IF NOT EXISTS records_message_id ON {schema}.records (message_id) "
     "WHERE message_id IS NOT NULL",
     "CREATE INDEX IF NOT EXISTS records_ts_event ON {schema}.records USING brin (ts_event)",
@@ -91,6 +89,14 @@ _DDL = (
         version BIGINT NOT NULL
     )""",
     "CREATE TABLE IF NOT EXISTS {schema}.meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL)",
+)
+_STREAM_VERSION_INDEX = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS records_stream_version ON {schema}.records (stream_id, version) "
+    "WHERE message_id IS NOT NULL"
+)
+_OLD_UNIQUE_VERSION = (
+    "SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass(format('%%I.records', %s::text)) "
+    "AND contype = 'u'"
 )
 
 
@@ -177,6 +183,10 @@ class PostgresEventStore(BufferedEventStore):
                 self._conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(s))
                 for ddl in _DDL:
                     self._conn.execute(sql.SQL(ddl).format(schema=s))
+                # A schema made before the partial index keeps its table-wide UNIQUE constraint;
+                # a second index would only slow its appends down.
+                if self._conn.execute(_OLD_UNIQUE_VERSION, (self.schema,)).fetchone() is None:
+                    self._conn.execute(sql.SQL(_STREAM_VERSION_INDEX).format(schema=s))
                 self._conn.execute(
                     sql.SQL(
                         "INSERT INTO {}.meta (key, value) VALUES ('store_id', %s) "

@@ -3,37 +3,48 @@
 Tables
 ------
 ``blocks``
-    The log: each committed batch is stored as blocks of up to 4,096 consecutive records
-    (:mod:`tradeloop.store.blocks`), one row each with the block's first and last sequence
-    numbers, its ``ts_event`` range, a summary (type names, each stream's highest version), the
-    records' columns as one msgpack value, and a CRC-32 of it. Every record keeps its own seq,
-    stream and version, type name, timestamps, ids, payload and payload CRC-32. A row per record
-    cost about 4 us to insert plus 1-2 us per index, and 2 us to read back; a block costs a
-    fraction of that per record, which is what lets appends reach ~300,000 records a second.
+    The log: each committed batch is stored as blocks of up to 4,096 records of one kind,
+    commands and events or market data (:mod:`tradeloop.store.blocks`), one row each with the
+    block's first and last sequence numbers, count, kind, ``ts_event`` range, a summary (type
+    names, each stream's highest version), the records as one msgpack value, and a checksum of
+    it all. Every record keeps its own seq, stream and version, type name, timestamps, ids,
+    payload and payload CRC-32. A row per record cost about 4 us to insert plus 1-2 us per
+    index, and 2 us to read back; a block costs a fraction of that per record.
 ``ids``
     ``message_id -> seq`` for every command and event (the unique key that makes appends
     idempotent and refuses a second writer of the same message); kept when records are
     archived, so idempotency survives retention.
 ``correlations``
-    ``(correlation_id, first_seq)``: the blocks that hold records of a correlation id, once per
-    block (a trade's chain usually sits in one or two), so the causal chain of a trade is found
-    by opening only those.
+    ``(correlation_id, first_seq)``: the event blocks that hold records of a correlation id,
+    once per block (a trade's chain usually sits in one), so the causal chain of a trade is
+    found by opening only those.
 ``stream_heads``
     The highest version of every stream, raised by each batch, so opening the store reads one
     small table. ``(stream_id, version)`` is unique because every batch must continue the log
     (below), not through an index of its own.
 ``records``
     The layout before blocks, one row per record; still read (merged in sequence order with
-    the blocks), never written. Its indexes serve its own rows.
+    the blocks), never written: a trigger refuses inserts, so a release from before blocks
+    cannot write into a file it would misread. ``PRAGMA user_version`` holds the layout
+    (:data:`LAYOUT`); a file of a newer layout is refused.
 ``snapshots``
     The latest snapshot per projection name.
 ``archived_ids`` / ``archived_streams`` / ``meta``
     What retention keeps of archived records of the old layout (their message ids), each
     stream's highest archived version, and the sequence number archived through.
 
-Reads: a read by sequence or time range walks the blocks in order (ranges prune them); by type
-or stream it skips the blocks whose summaries cannot match; by correlation id it opens only the
-blocks the ``correlations`` index points to.
+Reads: the event blocks, the market blocks and the old layout's rows are each read in sequence
+order and merged. Ranges of sequence numbers and time prune blocks, summaries skip blocks that
+cannot hold a type or stream asked for, and a read by correlation id opens only the event
+blocks the ``correlations`` index names. A read that meets a block another connection has
+since archived or cut stops with a :class:`~tradeloop.store.port.StoreError` (read again).
+
+Damage: a damaged payload is named by its record's own checksum, and everything before it can
+be recovered. Damage elsewhere in a block (its numbers, streams, ids, summary) fails the
+block's checksum while its payloads pass theirs: no record of that block can be trusted, so
+:meth:`~tradeloop.store.buffered.BufferedEventStore.verify` reports the block's first record
+and a repair cuts the log there (up to 4,095 records of the block are lost with it; the
+records before it are kept).
 
 Durability: ``EVENT`` runs with ``synchronous=FULL`` and commits each append; ``BATCH`` and
 ``INTERVAL`` run with ``synchronous=NORMAL`` (in WAL mode a commit survives a crash of the
@@ -41,11 +52,11 @@ process; a power loss can take back the last commits, never corrupt the file) an
 batch. Each batch is one ``BEGIN IMMEDIATE`` transaction.
 
 Two stores may open one file (a second reader, or a second writer by mistake): a writer whose
-numbers another writer already used gets :class:`~tradeloop.store.port.ConcurrencyError`
-when it commits, and its batch rolls back whole. Inside the batch's write lock the batch's
-first sequence number must follow every stored and archived one (one indexed lookup), so a
-writer with stale counters is refused; the unique keys of the blocks' sequence numbers and of
-``ids`` stay as a backstop.
+numbers another writer already used, or that would leave a gap after another writer cut the
+log, gets :class:`~tradeloop.store.port.ConcurrencyError` when it commits, and its batch rolls
+back whole. Inside the batch's write lock its first sequence number must follow the last one
+stored or archived exactly (one indexed lookup); the unique keys of the blocks' sequence
+numbers and of ``ids`` stay as a backstop.
 """
 
 from __future__ import annotations
@@ -55,7 +66,6 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from functools import partial
 from itertools import chain, repeat, starmap
 from operator import attrgetter, itemgetter
 from pathlib import Path
@@ -65,7 +75,16 @@ import msgspec
 from msgspec.structs import astuple
 
 from tradeloop.core.message import Command, Event, message_type
-from tradeloop.store.blocks import decode_block, decode_summary, encode_block, matching, split_blocks
+from tradeloop.store.blocks import (
+    EVENTS,
+    MARKET,
+    decode_block,
+    decode_summary,
+    encode_block,
+    matching,
+    merge_chunks,
+    split_blocks,
+)
 from tradeloop.store.buffered import (
     COLUMNS,
     BufferedEventStore,
@@ -77,7 +96,6 @@ from tradeloop.store.buffered import (
 )
 from tradeloop.store.port import (
     ConcurrencyError,
-    CorruptRecordError,
     Durability,
     ReadFilter,
     StoredEvent,
@@ -112,12 +130,18 @@ _SCHEMA = (
         first_seq INTEGER PRIMARY KEY,
         last_seq INTEGER NOT NULL UNIQUE,
         count INTEGER NOT NULL,
+        kind INTEGER NOT NULL,
         min_ts INTEGER NOT NULL,
         max_ts INTEGER NOT NULL,
         summary BLOB NOT NULL,
         payload BLOB NOT NULL,
         checksum INTEGER NOT NULL
     )""",
+    "CREATE INDEX IF NOT EXISTS blocks_kind ON blocks (kind, last_seq)",
+    # Releases before blocks would write one-row records into a file they cannot read whole.
+    "CREATE TRIGGER IF NOT EXISTS records_read_only BEFORE INSERT ON records BEGIN "
+    "SELECT RAISE(ABORT, 'this event store keeps its records in blocks: open it with tradeloop "
+    "0.2 or newer'); END",
     "CREATE TABLE IF NOT EXISTS ids (message_id TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID",
     """CREATE TABLE IF NOT EXISTS correlations (
         correlation_id TEXT NOT NULL,
@@ -156,25 +180,30 @@ _LAST_TAKEN = (
     "COALESCE((SELECT MAX(last_seq) FROM blocks), 0), "
     "COALESCE((SELECT value FROM meta WHERE key = 'archived_through'), 0))"
 )
-_INSERT_BLOCK = "INSERT INTO blocks VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_BLOCK = "INSERT INTO blocks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _INSERT_ID = "INSERT INTO ids (message_id, seq) VALUES (?, ?)"
 _INSERT_CORRELATION = "INSERT INTO correlations (correlation_id, first_seq) VALUES (?, ?)"
 _CORRELATED = (
     "SELECT c.first_seq, b.last_seq FROM correlations AS c JOIN blocks AS b ON b.first_seq = c.first_seq "
     "WHERE c.correlation_id = ? AND b.last_seq > ? AND c.first_seq <= ? ORDER BY c.first_seq"
 )
-_BLOCK_OF = "SELECT first_seq, last_seq FROM blocks WHERE first_seq <= ? ORDER BY first_seq DESC LIMIT 1"
 _BLOCK_HEADS = "SELECT first_seq, summary FROM blocks"
 _NEXT_BLOCKS = (
-    "SELECT first_seq, last_seq, summary FROM blocks WHERE last_seq > ? AND first_seq <= ?{} "
+    "SELECT first_seq, last_seq, summary FROM blocks WHERE kind = ? AND last_seq > ? AND first_seq <= ?{} "
     "ORDER BY last_seq LIMIT 64"
 )
-_BLOCK_PAYLOAD = "SELECT payload, checksum FROM blocks WHERE first_seq = ?"
+_BLOCK = (
+    "SELECT first_seq, last_seq, count, kind, min_ts, max_ts, summary, payload, checksum FROM blocks "
+    "WHERE first_seq = ?"
+)
+LAYOUT = 2
+"""``PRAGMA user_version`` of a file in the block layout (0: the one-row-per-record layout)."""
 _NO_END = 2**63 - 1
 _INSERT = f"INSERT INTO records ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM records"
 _SEQ = attrgetter("seq")
 _ID_SEQ = itemgetter(6, 0)
+_FIRST_SEQ = attrgetter("first_seq")
 _KNOWN_IDS = "SELECT message_id FROM ids WHERE message_id IN (SELECT value FROM json_each(?))"
 _KNOWN_IDS_ALL_LAYOUTS = (
     "WITH asked (id) AS (SELECT value FROM json_each(?)) "
@@ -257,6 +286,12 @@ class SqliteEventStore(BufferedEventStore):
             # Larger pages make the B-tree appends of a batch cheaper (measured ~+30% on inserts);
             # only effective before the first table exists.
             conn.execute("PRAGMA page_size = 16384")
+            layout = conn.execute("PRAGMA user_version").fetchone()[0]
+            if layout > LAYOUT:
+                raise StoreError(
+                    f"event store {self.path} has layout {layout}, newer than this tradeloop's "
+                    f"({LAYOUT}): open it with the release that wrote it or a newer one"
+                )
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode != "wal":
                 raise StoreError(f"event store {self.path}: cannot switch to WAL mode (got {mode!r})")
@@ -280,6 +315,7 @@ class SqliteEventStore(BufferedEventStore):
                 "INSERT INTO meta (key, value) VALUES ('store_id', ?) ON CONFLICT (key) DO NOTHING",
                 (secrets.randbits(62) + 1,),
             )
+            conn.execute(f"PRAGMA user_version = {LAYOUT}")
             conn.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             if conn.in_transaction:
@@ -319,14 +355,17 @@ class SqliteEventStore(BufferedEventStore):
         rows = rows if isinstance(rows, list) else list(rows)
         if not rows:
             return
-        blocks = []
+        events = [row for row in rows if row[6] is not None]
+        market = [row for row in rows if row[6] is None] if len(events) < len(rows) else []
+        blocks = [encode_block(run, MARKET) for run in split_blocks(market)]
         correlations: list[tuple[str, int]] = []
-        for run in split_blocks(rows):
-            block = encode_block(run)
+        for run in split_blocks(events):
+            block = encode_block(run, EVENTS)
             blocks.append(block)
             chains = dict.fromkeys(row[7] for row in run if row[7] is not None)
             correlations += zip(chains, repeat(block.first_seq))
-        ids = [_ID_SEQ(row) for row in rows if row[6] is not None]
+        blocks.sort(key=_FIRST_SEQ)  # stream heads: the later block holds the higher version
+        ids = [_ID_SEQ(row) for row in events]
         heads: dict[str, int] = {}
         for block in blocks:
             heads.update(block.heads)  # later blocks hold higher versions
@@ -334,10 +373,11 @@ class SqliteEventStore(BufferedEventStore):
         try:
             conn.execute("BEGIN IMMEDIATE")
             taken = conn.execute(_LAST_TAKEN).fetchone()[0]
-            if taken >= rows[0][0]:
+            if taken + 1 != rows[0][0]:
                 conn.execute("ROLLBACK")
+                happened = "already stored some of these records" if taken >= rows[0][0] else "cut the log"
                 raise ConcurrencyError(
-                    f"{self._describe()}: another writer already stored some of these records "
+                    f"{self._describe()}: another writer {happened} "
                     f"(the log holds seq {taken}, this batch starts at {rows[0][0]})"
                 )
             conn.executemany(_INSERT_BLOCK, [block.columns() for block in blocks])
@@ -356,75 +396,74 @@ class SqliteEventStore(BufferedEventStore):
             raise StoreError(f"{self._describe()}: cannot write {count} records: {exc}") from None
 
     def _record_pages(self, where: ReadFilter, after_seq: int, page_size: int) -> Iterator[list[StoredEvent]]:
-        """Records in sequence order: those of each block that may match ``where``, merged with
-        the old layout's rows of its range, and those rows in pages between blocks."""
+        """Records in sequence order: the matching records of the event blocks, of the market
+        blocks and of the old layout's rows, each read in order and merged."""
         end = where.to_seq if where.to_seq is not None else _NO_END
-        legacy = bool(self._query("SELECT 1 FROM records LIMIT 1", [], "cannot read"))
-        conditions, params = filter_conditions(where, "?", _type_condition)
-        condition = " AND ".join(conditions)
-        paged = f"{_SELECT} WHERE {condition} AND seq <= ? ORDER BY seq LIMIT {int(page_size)}"
-        unpaged = f"{_SELECT} WHERE {condition} AND seq <= ? ORDER BY seq"
-
-        def fetch(sql: str, last: int, upper: int) -> list[Row]:
-            rows: list[Row] = self._query(sql, [last, *params, upper], f"cannot read after seq {last}")
-            return rows
-
-        def row_pages(last: int, upper: int) -> Iterator[list[StoredEvent]]:
-            for rows in keyset_pages(partial(fetch, paged, upper=upper), last, page_size):
-                yield list(starmap(StoredEvent, rows))
-
-        cursor = after_seq
-        for first, last in self._blocks(where, after_seq, end):
-            if legacy and first - 1 > cursor:
-                yield from row_pages(cursor, first - 1)
-            window_end = min(last, end)
-            records = matching(self._block_records(first, last), where, cursor)
-            if legacy:
-                older = fetch(unpaged, max(cursor, first - 1), window_end)
-                if older:
-                    records = [*records, *starmap(StoredEvent, older)]
-                    records.sort(key=_SEQ)
-            if records:
-                yield records
-            cursor = window_end
-        if legacy and cursor < end:
-            yield from row_pages(cursor, end)
-
-    def _blocks(self, where: ReadFilter, after_seq: int, end: int) -> Iterator[tuple[int, int]]:
-        """``(first_seq, last_seq)`` of the blocks after ``after_seq`` that may hold records
-        matching ``where``, in order (judged by the correlation index, or by their ranges and
-        summaries)."""
-        if where.correlation_id is not None:
-            yield from self._correlated_blocks(where.correlation_id, after_seq, end)
-            return
+        sources: list[Iterator[list[StoredEvent]]] = []
         types = where.types
-        ts_conditions = ""
-        ts_params: list[object] = []
+        if where.correlation_id is not None:
+            sources.append(self._correlated(where, after_seq, end))
+        else:
+            sources += [
+                self._block_chunks(kind, where, after_seq, end)
+                for kind in (EVENTS, MARKET)
+                if types is None or any(_carries_id(t) == (kind == EVENTS) for t in types)
+            ]
+        if self._query("SELECT 1 FROM records LIMIT 1", [], "cannot read"):
+            sources.append(self._row_chunks(where, after_seq, end, page_size))
+        return merge_chunks(sources)
+
+    def _block_chunks(
+        self, kind: int, where: ReadFilter, after_seq: int, end: int
+    ) -> Iterator[list[StoredEvent]]:
+        """The matching records of the blocks of ``kind`` after ``after_seq``, a block at a time
+        (blocks whose range or summary cannot match are not opened)."""
+        conditions = ""
+        params: list[object] = []
         if where.from_ts is not None:
-            ts_conditions += " AND max_ts >= ?"
-            ts_params.append(where.from_ts)
+            conditions += " AND max_ts >= ?"
+            params.append(where.from_ts)
         if where.to_ts is not None:
-            ts_conditions += " AND min_ts < ?"
-            ts_params.append(where.to_ts)
-        sql = _NEXT_BLOCKS.format(ts_conditions)
+            conditions += " AND min_ts < ?"
+            params.append(where.to_ts)
+        sql = _NEXT_BLOCKS.format(conditions)
+        types, stream = where.types, where.stream_id
         cursor = after_seq
         while True:
-            page = self._query(sql, [cursor, end, *ts_params], f"cannot read blocks after seq {cursor}")
+            page = self._query(sql, [kind, cursor, end, *params], f"cannot read blocks after seq {cursor}")
             for first, last, summary in page:
-                if types is not None or where.stream_id is not None:
+                if types is not None or stream is not None:
                     known = decode_summary(summary, first)
                     if types is not None and types.isdisjoint(known.types):
                         continue
-                    if where.stream_id is not None and where.stream_id not in known.heads:
+                    if stream is not None and stream not in known.heads:
                         continue
-                yield first, last
+                yield matching(self._block_records(first, last), where, after_seq)
             if len(page) < 64:
                 return
             cursor = page[-1][1]
 
-    def _correlated_blocks(self, correlation_id: str, after_seq: int, end: int) -> Iterator[tuple[int, int]]:
-        found = self._query(_CORRELATED, [correlation_id, after_seq, end], "cannot look a correlation id up")
-        yield from ((first, last) for first, last in found)
+    def _correlated(self, where: ReadFilter, after_seq: int, end: int) -> Iterator[list[StoredEvent]]:
+        """The records of a correlation id, from the event blocks the index names."""
+        found = self._query(
+            _CORRELATED, [where.correlation_id, after_seq, end], "cannot look a correlation id up"
+        )
+        for first, last in found:
+            yield matching(self._block_records(first, last), where, after_seq)
+
+    def _row_chunks(
+        self, where: ReadFilter, after_seq: int, end: int, page_size: int
+    ) -> Iterator[list[StoredEvent]]:
+        """The matching rows of the old layout, in pages."""
+        conditions, params = filter_conditions(where, "?", _type_condition)
+        sql = f"{_SELECT} WHERE {' AND '.join(conditions)} AND seq <= ? ORDER BY seq LIMIT {int(page_size)}"
+
+        def fetch(last: int) -> list[Row]:
+            rows: list[Row] = self._query(sql, [last, *params, end], f"cannot read after seq {last}")
+            return rows
+
+        for rows in keyset_pages(fetch, after_seq, page_size):
+            yield list(starmap(StoredEvent, rows))
 
     def _query(self, sql: str, params: list[object], failure: str) -> list[tuple[Any, ...]]:
         try:
@@ -433,10 +472,13 @@ class SqliteEventStore(BufferedEventStore):
             raise StoreError(f"{self._describe()}: {failure}: {exc}") from None
 
     def _block_records(self, first: int, last: int) -> list[StoredEvent]:
-        found = self._query(_BLOCK_PAYLOAD, [first], f"cannot read block {first}-{last}")
-        if not found:
-            raise CorruptRecordError(f"record {first}: record block {first}-{last} disappeared")
-        return decode_block(first, last, found[0][0], found[0][1])
+        found = self._query(_BLOCK, [first], f"cannot read block {first}-{last}")
+        if not found:  # rewritten or deleted since it was listed: not damage, a moving log
+            raise StoreError(
+                f"{self._describe()}: records {first}-{last} were archived or truncated by another "
+                "connection during this read; read again"
+            )
+        return decode_block(*found[0])
 
     @staticmethod
     def _recount_heads(conn: sqlite3.Connection) -> None:
@@ -455,12 +497,12 @@ class SqliteEventStore(BufferedEventStore):
         across ``seq`` is rewritten with the records it keeps. Returns the records deleted and
         each stream's highest deleted version."""
         if keep_before:
-            sql = "SELECT first_seq, last_seq, count, summary FROM blocks WHERE last_seq > ?"
+            sql = "SELECT first_seq, last_seq, count, kind, summary FROM blocks WHERE last_seq > ?"
         else:
-            sql = "SELECT first_seq, last_seq, count, summary FROM blocks WHERE first_seq <= ?"
+            sql = "SELECT first_seq, last_seq, count, kind, summary FROM blocks WHERE first_seq <= ?"
         deleted = 0
         heads: dict[str, int] = {}
-        for first, last, count, summary in conn.execute(sql, (seq,)).fetchall():
+        for first, last, count, kind, summary in conn.execute(sql, (seq,)).fetchall():
             gone: dict[str, int]
             if (keep_before and first > seq) or (not keep_before and last <= seq):
                 kept: list[Row] = []
@@ -471,7 +513,7 @@ class SqliteEventStore(BufferedEventStore):
                 gone = {r.stream_id: r.version for r in records if (r.seq <= seq) != keep_before}
             conn.execute("DELETE FROM blocks WHERE first_seq = ?", (first,))
             if kept:
-                conn.execute(_INSERT_BLOCK, encode_block(kept).columns())
+                conn.execute(_INSERT_BLOCK, encode_block(kept, kind).columns())
                 if kept[0][0] != first:  # the block now starts later: so do its correlations
                     conn.execute(
                         "UPDATE correlations SET first_seq = ? WHERE first_seq = ?", (kept[0][0], first)
@@ -552,17 +594,20 @@ class SqliteEventStore(BufferedEventStore):
 
     @contextmanager
     def _transaction(self, failure: str) -> Iterator[sqlite3.Connection]:
-        """One ``BEGIN IMMEDIATE ... COMMIT``; a database error rolls back and is raised as a
-        :class:`StoreError` starting with ``failure``."""
+        """One ``BEGIN IMMEDIATE ... COMMIT``; any error rolls back (so the write lock is never
+        left held), and a database error is raised as a :class:`StoreError` starting with
+        ``failure``."""
         conn = self._conn
         try:
             conn.execute("BEGIN IMMEDIATE")
             yield conn
             conn.execute("COMMIT")
-        except sqlite3.Error as exc:
+        except BaseException as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            raise StoreError(f"{self._describe()}: {failure}: {exc}") from None
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"{self._describe()}: {failure}: {exc}") from None
+            raise
 
     def _release(self) -> None:
         self._conn.close()

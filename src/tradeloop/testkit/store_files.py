@@ -40,10 +40,13 @@ def _connect(path: Path | str) -> Iterator[sqlite3.Connection]:
         conn.close()
 
 
-def _blocks(conn: sqlite3.Connection) -> list[tuple[int, list[StoredEvent]]]:
+def _blocks(conn: sqlite3.Connection) -> list[tuple[int, int, list[StoredEvent]]]:
+    """``(first_seq, kind, records)`` of every block."""
     return [
-        (first, _decode_records(payload))
-        for first, payload in conn.execute("SELECT first_seq, payload FROM blocks ORDER BY first_seq")
+        (first, kind, _decode_records(payload))
+        for first, kind, payload in conn.execute(
+            "SELECT first_seq, kind, payload FROM blocks ORDER BY first_seq"
+        )
     ]
 
 
@@ -52,7 +55,7 @@ def overwrite_stored_payload(path: Path | str, seq: int, payload: bytes) -> None
     with _connect(path) as conn:
         if conn.execute("UPDATE records SET payload = ? WHERE seq = ?", (payload, seq)).rowcount:
             return
-        for first, records in _blocks(conn):
+        for first, _, records in _blocks(conn):
             changed = [replace(r, payload=payload) if r.seq == seq else r for r in records]
             if changed != records:
                 conn.execute("UPDATE blocks SET payload = ? WHERE first_seq = ?", (_encode(changed), first))
@@ -65,10 +68,10 @@ def rename_stored_type(path: Path | str, old: str, new: str) -> None:
     log written before a class was renamed)."""
     with _connect(path) as conn:
         conn.execute("UPDATE records SET type_name = ? WHERE type_name = ?", (new, old))
-        for first, records in _blocks(conn):
+        for first, kind, records in _blocks(conn):
             if any(r.type_name == old for r in records):
                 block = encode_block(
-                    [astuple(replace(r, type_name=new) if r.type_name == old else r) for r in records]
+                    [astuple(replace(r, type_name=new) if r.type_name == old else r) for r in records], kind
                 )
                 conn.execute(
                     "UPDATE blocks SET summary = ?, payload = ?, checksum = ? WHERE first_seq = ?",
@@ -81,7 +84,7 @@ def stored_seqs(path: Path | str) -> list[int]:
     conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
     try:
         seqs = [seq for (seq,) in conn.execute("SELECT seq FROM records")]
-        for _, records in _blocks(conn):
+        for _, _, records in _blocks(conn):
             seqs += [r.seq for r in records]
     finally:
         conn.close()
@@ -93,7 +96,9 @@ def convert_to_row_layout(path: Path | str) -> None:
     blocks (and drop what that layout did not have)."""
     marks = ", ".join("?" * len(COLUMNS))
     with _connect(path) as conn:
-        for _, records in _blocks(conn):
+        conn.execute("DROP TRIGGER IF EXISTS records_read_only")
+        conn.execute("PRAGMA user_version = 0")
+        for _, _, records in _blocks(conn):
             conn.executemany(
                 f"INSERT INTO records ({', '.join(COLUMNS)}) VALUES ({marks})", map(astuple, records)
             )

@@ -17,6 +17,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from tradeloop.core.message import Event, Message, register_alias
@@ -281,6 +282,29 @@ class EventStoreContract(ABC):
             store.read(batch_size=0)
         with pytest.raises(TypeError, match="Message"):
             store.append(["not a message"])  # type: ignore[list-item]
+
+    def test_an_append_that_fails_part_way_leaves_the_store_as_it_was(self, make_store: StoreFactory) -> None:
+        good = trading_cycle(1)
+        unencodable = msgspec.structs.replace(good[0], bid_size=object())  # type: ignore[type-var]
+        store = make_store(durability=Durability.EVENT)
+        with pytest.raises(TypeError):
+            store.append([*good, unencodable])
+        assert store.last_seq() == 0
+        assert store.stream_version(stream_of(good[0])) == 0
+        assert not store.contains(good[2].id)  # type: ignore[attr-defined]
+        assert list(store.read()) == []
+        result = store.append(good)
+        assert (result.first_seq, result.appended, result.duplicates) == (1, len(good), 0)
+        assert decoded(store) == good
+        assert store.verify().ok
+
+    def test_types_may_be_given_as_any_collection_of_names(self, make_store: StoreFactory) -> None:
+        messages = trading_cycle(2)
+        store = make_store()
+        store.append(messages)
+        fills = [m for m in messages if isinstance(m, OrderFilled)]
+        for types in (["OrderFilled"], ("OrderFilled",), {"OrderFilled"}):
+            assert decoded(store, ReadFilter(types=types)) == fills  # type: ignore[arg-type]
 
     def test_a_renamed_type_is_read_through_its_alias(self, make_store: StoreFactory) -> None:
         probe = ProbeRecorded(ts_event=1, ts_init=1, id="probe-1", correlation_id="c-1", note="kept")

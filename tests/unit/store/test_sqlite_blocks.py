@@ -11,11 +11,11 @@ import pytest
 from tradeloop.core.message import Message
 from tradeloop.store import SqliteEventStore
 from tradeloop.store.archive import archive_before
-from tradeloop.store.blocks import BLOCK_RECORDS
+from tradeloop.store.blocks import BLOCK_RECORDS, EVENTS, MARKET
 from tradeloop.store.port import CorruptRecordError, ReadFilter, stream_of
 from tradeloop.testkit.store_files import overwrite_stored_payload, stored_seqs
 
-from .contract import decoded, trading_cycle
+from .contract import ProbeRecorded, decoded, trading_cycle
 
 CYCLE = len(trading_cycle(1))  # records per cycle: a quote, a bar and an order's five events
 
@@ -26,51 +26,75 @@ def correlation(message: Message) -> str | None:
 
 @pytest.fixture(scope="module")
 def messages() -> list[Message]:
-    """Enough records for three blocks; three quotes first put block boundaries inside chains."""
-    cycles = trading_cycle(2 * BLOCK_RECORDS // CYCLE + 3)
-    return cycles[:1] * 3 + cycles
+    """Two blocks of events and one of market data; two events first put the boundary of the
+    event blocks inside a trade's chain."""
+    probes: list[Message] = [
+        ProbeRecorded(ts_event=1, ts_init=1, id=f"probe-{i}", correlation_id=f"probe-{i}", note="")
+        for i in range(2)
+    ]
+    return probes + trading_cycle(2 * BLOCK_RECORDS // CYCLE + 3)
+
+
+def events_of(messages: list[Message]) -> list[Message]:
+    return [m for m in messages if hasattr(m, "id")]
+
+
+def seq_of(messages: list[Message], message: Message) -> int:
+    return next(i for i, m in enumerate(messages, 1) if m is message)
+
+
+def chain_at(messages: list[Message], seq: int) -> str | None:
+    """The correlation id with records up to ``seq`` and after it, if any (seq ``i`` is
+    ``messages[i - 1]``)."""
+    before = {correlation(m) for m in messages[:seq]}
+    after = {correlation(m) for m in messages[seq:]}
+    chains = (before & after) - {None}
+    return chains.pop() if chains else None
 
 
 def straddling(messages: list[Message], seq: int) -> str:
-    """A correlation id with records at and after ``seq`` (seq ``i`` is ``messages[i - 1]``)."""
-    before = {correlation(m) for m in messages[:seq]}
-    after = {correlation(m) for m in messages[seq:]}
-    (chain,) = (before & after) - {None}
+    chain = chain_at(messages, seq)
     assert chain is not None
     return chain
 
 
-def blocks_of(path: Path) -> list[tuple[int, int, int]]:
+def blocks_of(path: Path, kind: int) -> list[tuple[int, int, int]]:
     conn = sqlite3.connect(path)
     try:
-        return conn.execute("SELECT first_seq, last_seq, count FROM blocks ORDER BY first_seq").fetchall()
+        return conn.execute(
+            "SELECT first_seq, last_seq, count FROM blocks WHERE kind = ? ORDER BY first_seq", (kind,)
+        ).fetchall()
     finally:
         conn.close()
 
 
-def test_a_large_batch_is_stored_in_full_blocks_and_read_back_in_order(
+def test_a_large_batch_is_stored_in_full_blocks_of_each_kind_and_read_back_in_order(
     tmp_path: Path, messages: list[Message]
 ) -> None:
     path = tmp_path / "e.sqlite"
+    events = events_of(messages)
+    market = [m for m in messages if not hasattr(m, "id")]
     with SqliteEventStore(path, batch_size=len(messages)) as store:
         store.append(messages)
         store.flush()
         n = len(messages)
-        assert blocks_of(path) == [
-            (1, BLOCK_RECORDS, BLOCK_RECORDS),
-            (BLOCK_RECORDS + 1, 2 * BLOCK_RECORDS, BLOCK_RECORDS),
-            (2 * BLOCK_RECORDS + 1, n, n - 2 * BLOCK_RECORDS),
+        boundary = seq_of(messages, events[BLOCK_RECORDS])
+        assert blocks_of(path, EVENTS) == [
+            (1, boundary - 1, BLOCK_RECORDS),
+            (boundary, n, len(events) - BLOCK_RECORDS),
         ]
+        assert blocks_of(path, MARKET) == [(3, seq_of(messages, market[-1]), len(market))]
         assert decoded(store) == messages
         assert [r.seq for r in store.read(batch_size=7)] == list(range(1, n + 1))
-        middle = ReadFilter(from_seq=BLOCK_RECORDS - 3, to_seq=BLOCK_RECORDS + 5)
-        assert [r.seq for r in store.read(middle)] == list(range(BLOCK_RECORDS - 3, BLOCK_RECORDS + 6))
+        middle = ReadFilter(from_seq=boundary - 3, to_seq=boundary + 5)
+        assert [r.seq for r in store.read(middle)] == list(range(boundary - 3, boundary + 6))
 
 
 def test_a_chain_split_across_two_blocks_is_found_whole_by_its_correlation_id(
     tmp_path: Path, messages: list[Message]
 ) -> None:
-    chain = straddling(messages, BLOCK_RECORDS)
+    events = events_of(messages)
+    chain = straddling(events, BLOCK_RECORDS)
     with SqliteEventStore(tmp_path / "e.sqlite", batch_size=len(messages)) as store:
         store.append(messages)
         expected = [m for m in messages if correlation(m) == chain]
@@ -94,7 +118,7 @@ def test_type_and_stream_filters_skip_blocks_that_cannot_match(
         assert decoded(store, ReadFilter(from_ts=late)) == [m for m in messages if m.ts_event >= late]
 
 
-def test_truncating_inside_a_block_keeps_its_front_and_numbers_on(
+def test_truncating_inside_blocks_keeps_their_fronts_and_numbers_on(
     tmp_path: Path, messages: list[Message]
 ) -> None:
     path = tmp_path / "e.sqlite"
@@ -102,12 +126,14 @@ def test_truncating_inside_a_block_keeps_its_front_and_numbers_on(
     with SqliteEventStore(path, batch_size=len(messages)) as store:
         store.append(messages)
         assert store.truncate_after(cut) == len(messages) - cut
-        assert blocks_of(path)[-1] == (BLOCK_RECORDS + 1, cut, 10)
+        kept = blocks_of(path, EVENTS) + blocks_of(path, MARKET)
+        assert max(last for _, last, _ in kept) == cut
+        assert sum(count for _, _, count in kept) == cut
         assert decoded(store) == messages[:cut]
         assert store.append(messages[cut:]).first_seq == cut + 1
         assert decoded(store) == messages
     with SqliteEventStore(path) as reopened:
-        market = stream_of(messages[0])
+        market = stream_of(messages[2])
         assert reopened.stream_version(market) == sum(stream_of(m) == market for m in messages)
 
 
@@ -115,7 +141,8 @@ def test_archiving_through_the_middle_of_a_block_moves_its_front_and_keeps_its_c
     tmp_path: Path, messages: list[Message]
 ) -> None:
     path = tmp_path / "e.sqlite"
-    through = BLOCK_RECORDS + 98  # inside a chain
+    # One segment only (the next would end past the log), cut inside a chain and a block.
+    through = next(seq for seq in range(len(messages) // 2 + 1, len(messages)) if chain_at(messages, seq))
     with SqliteEventStore(path, archive_dir=tmp_path / "archive", batch_size=len(messages)) as store:
         store.append(messages)
         report = archive_before(store, 10**18, segment_size=through)
@@ -157,20 +184,38 @@ def test_a_block_damaged_outside_its_payloads_is_reported_from_its_first_record(
     with SqliteEventStore(path, batch_size=len(messages)) as store:
         store.append(messages)
         store.flush()
+        ((first, _, _),) = blocks_of(path, EVENTS)[1:]
         conn = sqlite3.connect(path)
-        try:  # a stream name changed inside the second block: the block's checksum fails
-            (payload,) = conn.execute(
-                "SELECT payload FROM blocks WHERE first_seq = ?", (BLOCK_RECORDS + 1,)
-            ).fetchone()
-            damaged = payload.replace(b"market-ESZ4.CME", b"market-ESZ4.CMF", 1)
+        try:  # a stream name changed inside the second event block: its checksum fails
+            (payload,) = conn.execute("SELECT payload FROM blocks WHERE first_seq = ?", (first,)).fetchone()
+            damaged = payload.replace(b"order-O-", b"order-Q-", 1)
             assert damaged != payload
-            conn.execute("UPDATE blocks SET payload = ? WHERE first_seq = ?", (damaged, BLOCK_RECORDS + 1))
+            conn.execute("UPDATE blocks SET payload = ? WHERE first_seq = ?", (damaged, first))
             conn.commit()
         finally:
             conn.close()
         report = store.verify()
-        assert (report.first_bad_seq, report.good) == (BLOCK_RECORDS + 1, BLOCK_RECORDS)
+        assert (report.first_bad_seq, report.good) == (first, first - 1)
         assert report.reason is not None
         assert "fails its checksum" in report.reason
         store.truncate_after(report.good)
-        assert decoded(store) == messages[:BLOCK_RECORDS]
+        assert decoded(store) == messages[: first - 1]
+        assert store.verify().ok
+
+
+def test_a_damaged_summary_fails_the_block_s_checksum(tmp_path: Path, messages: list[Message]) -> None:
+    """Reads by type skip blocks by their summaries, so a damaged summary must not pass verify()."""
+    path = tmp_path / "e.sqlite"
+    with SqliteEventStore(path, batch_size=len(messages)) as store:
+        store.append(messages)
+        store.flush()
+        ((first, _, _), _) = blocks_of(path, EVENTS)
+        conn = sqlite3.connect(path)
+        try:
+            (summary,) = conn.execute("SELECT summary FROM blocks WHERE first_seq = ?", (first,)).fetchone()
+            damaged = summary.replace(b"OrderFilled", b"OrderFilmed")
+            conn.execute("UPDATE blocks SET summary = ? WHERE first_seq = ?", (damaged, first))
+            conn.commit()
+        finally:
+            conn.close()
+        assert store.verify().first_bad_seq == first

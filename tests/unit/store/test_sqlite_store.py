@@ -20,7 +20,14 @@ from tradeloop.core.message import Message
 from tradeloop.store import SqliteEventStore
 from tradeloop.store.archive import INDEX_FILE, archive_before
 from tradeloop.store.buffered import BufferedEventStore
-from tradeloop.store.port import CorruptRecordError, Durability, ReadFilter, StoreError, stream_of
+from tradeloop.store.port import (
+    ConcurrencyError,
+    CorruptRecordError,
+    Durability,
+    ReadFilter,
+    StoreError,
+    stream_of,
+)
 from tradeloop.testkit import aapl_equity, es_future, make_quote
 from tradeloop.testkit.store_files import (
     convert_to_row_layout,
@@ -83,11 +90,14 @@ def test_the_schema_keeps_message_ids_unique_and_indexes_correlations(tmp_path: 
         assert ids == {m.id: seq for seq, m in enumerate(messages, 1) if hasattr(m, "id")}
         correlated = conn.execute("SELECT correlation_id, first_seq FROM correlations").fetchall()
         chains = {m.correlation_id for m in messages if getattr(m, "correlation_id", None)}
-        assert sorted(correlated) == sorted((chain, 1) for chain in chains)  # the one block
+        assert sorted(correlated) == sorted((chain, 3) for chain in chains)  # the one event block
         with pytest.raises(sqlite3.IntegrityError, match=r"ids\.message_id"):
             conn.execute("INSERT INTO ids SELECT message_id, seq + 100 FROM ids LIMIT 1")
-        assert conn.execute("SELECT first_seq, last_seq, count FROM blocks").fetchall() == [
-            (1, len(messages), len(messages))
+        assert conn.execute(
+            "SELECT first_seq, last_seq, count, kind FROM blocks ORDER BY kind"
+        ).fetchall() == [
+            (3, len(messages), len(messages) - 2, 0),  # the order's events
+            (1, 2, 2, 1),  # a quote and a bar
         ]
     finally:
         conn.close()
@@ -264,3 +274,77 @@ def test_an_archive_of_segment_format_1_is_still_read(tmp_path: Path) -> None:
         archive_before(store, 10**18, segment_size=8)
         assert decoded(store) == messages + more
     assert json.loads((folder / INDEX_FILE).read_text())["format"] == 2
+
+
+def test_a_release_before_blocks_cannot_write_into_the_file(tmp_path: Path) -> None:
+    """The old layout's writers insert into ``records``; a block-layout file refuses them, and
+    a file from a newer layout is refused by this release."""
+    path = tmp_path / "e.sqlite"
+    with SqliteEventStore(path) as store:
+        store.append(trading_cycle(1))
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        with pytest.raises(sqlite3.IntegrityError, match="keeps its records in blocks"):
+            conn.execute("INSERT INTO records SELECT 100, 's', 1, 't', 0, 0, NULL, NULL, NULL, x'00', 0")
+        conn.execute("PRAGMA user_version = 3")
+        conn.commit()
+    finally:
+        conn.close()
+    with pytest.raises(StoreError, match="layout 3, newer than this tradeloop's"):
+        SqliteEventStore(path)
+
+
+def test_a_repair_that_fails_leaves_no_transaction_open(tmp_path: Path) -> None:
+    path = tmp_path / "e.sqlite"
+    messages = trading_cycle(3)
+    with SqliteEventStore(path) as store:
+        store.append(messages)
+        store.flush()
+        conn = sqlite3.connect(path)
+        try:  # the event block's summary is unreadable: cutting the block cannot recount it
+            conn.execute("UPDATE blocks SET summary = x'c1' WHERE kind = 0")
+            conn.commit()
+        finally:
+            conn.close()
+        with pytest.raises(CorruptRecordError, match="summary"):
+            store.truncate_after(0)
+        assert not store._conn.in_transaction
+        other = sqlite3.connect(path, timeout=0.1)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # the write lock is free
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
+
+
+def test_a_stale_writer_after_another_cut_the_log_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "e.sqlite"
+    messages = trading_cycle(2)
+    with SqliteEventStore(path) as first, SqliteEventStore(path) as stale:
+        first.append(messages)
+        first.flush()
+        stale.append(messages[:1] * 1)  # reloads nothing: numbers from its own counters (seq 1)
+        with pytest.raises(ConcurrencyError):
+            stale.flush()
+        assert stale.last_seq() == len(messages)
+        first.truncate_after(5)
+        stale.append(messages[:1])  # seq 15: would leave 6..14 missing
+        with pytest.raises(ConcurrencyError, match="cut the log"):
+            stale.flush()
+        assert first.verify().ok
+        assert decoded(first) == messages[:5]
+
+
+def test_a_block_moved_away_during_a_read_is_a_clear_error_not_damage(tmp_path: Path) -> None:
+    path, folder = tmp_path / "e.sqlite", tmp_path / "archive"
+    messages = trading_cycle(3)
+    with SqliteEventStore(path, archive_dir=folder) as writer, SqliteEventStore(path) as reader:
+        for i in range(0, len(messages), 7):  # a block of each kind per cycle
+            writer.append(messages[i : i + 7])
+            writer.flush()
+        records = reader.read(ReadFilter(types=frozenset({"QuoteTick", "OrderFilled"})))
+        next(records)  # the read has listed its blocks
+        archive_before(writer, 10**18, segment_size=9)  # moves, cuts and rewrites blocks
+        with pytest.raises(StoreError, match="archived or truncated by another connection"):
+            list(records)
