@@ -72,9 +72,10 @@ class Portfolio:
         self._position_count: dict[tuple[StrategyId, InstrumentId], int] = {}
         self._net: dict[InstrumentId, int] = {}  # net size raw per instrument, all strategies
         self._marks: dict[InstrumentId, int] = {}
-        # When each mark was taken, as 2 x ts, plus 1 for a tick: a bar never overrides a newer
-        # price, nor a tick of its own close time (it holds trades before that time only).
-        self._mark_age: dict[InstrumentId, int] = {}
+        # When each mark was taken (ns); a tick's counts 1 ns after its time. So a bar never
+        # overrides a newer price, nor a tick of its own close time (it holds trades before that
+        # time only), and the per-bar path compares and stores its time without arithmetic.
+        self._mark_ns: dict[InstrumentId, int] = {}
         self._values: dict[InstrumentId, int] = {}  # signed market value raw per instrument
         self._value_raw = 0
         self.peak_equity_raw = account.cash_raw
@@ -218,9 +219,9 @@ class Portfolio:
     def _on_bar(self, bar: Bar) -> None:
         ts = bar.ts_event
         iid = bar.instrument_id
-        if 2 * ts < self._mark_age.get(iid, -1):
+        if ts < self._mark_ns.get(iid, -1):
             return  # a bar built from ticks arrives after the newer tick that closed it
-        self._mark_age[iid] = 2 * ts
+        self._mark_ns[iid] = ts
         if ts >= self._next_day:
             self._roll_day(ts)
         price = bar.close.raw
@@ -237,7 +238,7 @@ class Portfolio:
         iid = tick.instrument_id
         price = tick.price.raw
         self._marks[iid] = price
-        self._mark_age[iid] = 2 * ts + 1
+        self._mark_ns[iid] = ts + 1
         if self._net.get(iid):
             self._revalue(iid, price)
         if ts >= self._next_sample:
@@ -250,7 +251,7 @@ class Portfolio:
         iid = tick.instrument_id
         price = (tick.bid_price.raw + tick.ask_price.raw) // 2
         self._marks[iid] = price
-        self._mark_age[iid] = 2 * ts + 1
+        self._mark_ns[iid] = ts + 1
         if self._net.get(iid):
             self._revalue(iid, price)
         if ts >= self._next_sample:

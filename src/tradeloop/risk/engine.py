@@ -614,10 +614,10 @@ class RiskEngine:
                     f"max_order_notional: {self._money(notional)} {product_text(instrument, qty, px)} "
                     f"> {self._money(limits.order_notional)} on {iid}"
                 )
-        net = self._portfolio.net_position_raw(iid)
         cid = spec.client_order_id
-        if not self._is_reducing(iid, spec.side, qty, spec.reduce_only, cid):
+        if limits.checks_exposure and not self._is_reducing(iid, spec.side, qty, spec.reduce_only, cid):
             # Worst case: every order working on this side fills too.
+            net = self._portfolio.net_position_raw(iid)
             working = self._working(iid, spec.side, cid)
             grow = qty + working
             after = abs(net + (grow if spec.side is OrderSide.BUY else -grow))

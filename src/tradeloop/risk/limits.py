@@ -26,6 +26,7 @@ class RiskLimits:
         "band_pct",
         "breach_tolerance_pct",
         "bypass",
+        "checks_exposure",
         "config",
         "correlated_exposure",
         "correlation_threshold",
@@ -75,4 +76,13 @@ class RiskLimits:
             self.order_notional is not None
             or self.position_notional is not None
             or self.gross_exposure is not None
+        )
+        # Whether any limit on the position an order would leave is on: only then does a check
+        # need the orders working on the same side (a scan of the open orders).
+        self.checks_exposure = (
+            self.position_qty is not None
+            or bool(self.position_qty_by)
+            or self.position_notional is not None
+            or self.gross_exposure is not None
+            or self.correlated_exposure is not None
         )

@@ -203,7 +203,8 @@ class BacktestEngine(Kernel):
                 matchers[(Bar, iid)] = (exchange, exchange.process_bar)
                 matchers[(TradeTick, iid)] = (exchange, exchange.process_trade_tick)
                 matchers[(QuoteTick, iid)] = (exchange, exchange.process_quote_tick)
-        last_key: tuple[type, InstrumentId] | None = None
+        last_cls: type | None = None
+        last_iid: InstrumentId | None = None
         venue: SimulatedExchange | None = None
         match: Callable[[Any], None] | None = None
         step = 1 << 12
@@ -217,9 +218,9 @@ class BacktestEngine(Kernel):
                 set_time(ts)
             cls = type(data)
             iid = data.instrument_id  # type: ignore[attr-defined]
-            if last_key is None or cls is not last_key[0] or iid != last_key[1]:
-                last_key = (cls, iid)
-                venue, match = matchers.get(last_key, (None, None))
+            if cls is not last_cls or iid != last_iid:
+                last_cls, last_iid = cls, iid
+                venue, match = matchers.get((cls, iid), (None, None))
             if venue is not None and match is not None:
                 if ts >= venue.next_due_ns:
                     venue.advance_time(ts)

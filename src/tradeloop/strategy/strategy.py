@@ -180,6 +180,8 @@ class Strategy(Component):
         handlers = self._event_table.get(type(event))
         if handlers is None:
             handlers = self._event_table[type(event)] = self._resolve_handlers(type(event))
+        if not handlers:
+            return  # the strategy does not handle this event: no correlation to set up
         # Restore, not clear: a zero-latency venue answers inside a command sent from a timer or
         # on_start, so this can run nested in a cycle whose later commands keep its correlation.
         outer = self._correlation, self._causation

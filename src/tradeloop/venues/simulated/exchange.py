@@ -119,7 +119,6 @@ class SimulatedExchange:
         "_latency_rng",
         "_ledger",
         "_matcher",
-        "_next_due",
         "_order_seq",
         "_orders",
         "_outbox",
@@ -127,6 +126,7 @@ class SimulatedExchange:
         "_trade_seq",
         "_venue",
         "_zero_latency",
+        "next_due_ns",
     )
 
     def __init__(
@@ -186,7 +186,13 @@ class SimulatedExchange:
         self._orders: dict[ClientOrderId, WorkingOrder] = {}
         self._inflight: deque[tuple[int, TradingCommand]] = deque()
         self._expiries: list[tuple[int, int, WorkingOrder]] = []
-        self._next_due = _NEVER
+        self.next_due_ns: int = _NEVER
+        """When :meth:`advance_time` next has work (a command arriving or an order expiring).
+
+        ``2**63 - 1`` when nothing is pending. It may be early (the order it was set for has
+        since closed), never late, so an engine may call ``advance_time`` at this time. A plain
+        attribute, like the clock's: the engine's loop compares against it for every message.
+        """
         self._outbox: deque[Event] = deque()  # order events, and VenueErrorOccurred
         self._flushing = False
         latency = config.latency_model
@@ -220,15 +226,6 @@ class SimulatedExchange:
     def config(self) -> SimulatedVenueConfig:
         return self._config
 
-    @property
-    def next_due_ns(self) -> int:
-        """When :meth:`advance_time` next has work (a command arriving or an order expiring).
-
-        ``2**63 - 1`` when nothing is pending. It may be early (the order it was set for has
-        since closed), never late, so an engine may call ``advance_time`` at this time.
-        """
-        return self._next_due
-
     # -- the ExecutionClient port ----------------------------------------------------------
 
     def submit_order(self, command: SubmitOrder) -> None:
@@ -251,7 +248,7 @@ class SimulatedExchange:
 
     def advance_time(self, ts_ns: int) -> None:
         """Deliver the commands that reached the venue and expire orders, up to ``ts_ns``."""
-        if ts_ns < self._next_due:
+        if ts_ns < self.next_due_ns:
             return
         self._run_due(ts_ns)
         self._flush()
@@ -355,8 +352,8 @@ class SimulatedExchange:
             self._flush()
             return
         inflight.append((arrival, command))
-        if arrival < self._next_due:
-            self._next_due = arrival
+        if arrival < self.next_due_ns:
+            self.next_due_ns = arrival
 
     def _handle(self, command: TradingCommand, ts: int) -> None:
         handler = self._handlers.get(type(command))
@@ -377,7 +374,7 @@ class SimulatedExchange:
                 if t_cmd > ts_ns:
                     break
                 self._handle(inflight.popleft()[1], t_cmd)
-        self._next_due = min(inflight[0][0] if inflight else _NEVER, self._next_expiry())
+        self.next_due_ns = min(inflight[0][0] if inflight else _NEVER, self._next_expiry())
 
     def _next_expiry(self) -> int:
         heap = self._expiries
@@ -514,8 +511,8 @@ class SimulatedExchange:
         if expire:
             o.expire_ns = expire
             heapq.heappush(self._expiries, (expire, self._order_seq, o))
-            if expire < self._next_due:
-                self._next_due = expire
+            if expire < self.next_due_ns:
+                self.next_due_ns = expire
 
     def _frac_cap(self, inst: Instrument, qty_raw: int) -> int:
         return max(inst.size_increment.raw, inst.round_qty_raw_down(qty_raw * self._frac_raw // FIXED_SCALAR))
