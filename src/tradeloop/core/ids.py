@@ -60,24 +60,30 @@ def split_instrument_id(value: InstrumentId) -> tuple[str, Venue]:
     return symbol, Venue(venue)
 
 
-_CLEAR = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
-_SET = (0x4000 << 64) | (0x8000 << 48)
-
-
 class IdFactory:
-    """Mints message ids (UUID4 text) from a seeded generator.
+    """Mints message ids: UUID text (RFC 9562 version 8) made of a random 64-bit prefix, drawn
+    once per factory, and a counter.
 
-    Seeded, it makes a backtest's ids, and so its event log, identical run after run.
-    Unseeded (live), it draws from the operating system's entropy.
+    Seeded, it makes a backtest's ids, and so its event log, identical run after run; unseeded
+    (live), the prefix comes from the operating system's entropy. Ids of one factory increase
+    in the order they are minted, so the indexes that key on them (the event store's message
+    ids and correlation ids) grow at one end instead of touching a random page per id: on a
+    million-record store, random ids made every commit rewrite most of the id index. Two
+    factories share a prefix with a chance of one in 2**62.
     """
 
-    __slots__ = ("_rng",)
+    __slots__ = ("_count", "_prefix")
 
     def __init__(self, seed: int | None = None) -> None:
-        self._rng: random.Random = random.Random(seed) if seed is not None else random.SystemRandom()
+        rng = random.Random(seed) if seed is not None else random.SystemRandom()
+        high = rng.getrandbits(64)
+        # Version 8 in the 13th hex digit; the variant bits lead the counter's half.
+        h = f"{(high & ~0xF000) | 0x8000:016x}"
+        self._prefix = f"{h[:8]}-{h[8:12]}-{h[12:16]}-"
+        self._count = 0
 
     def new_id(self) -> str:
-        """Return a new UUID4 string (version and variant bits set as RFC 4122 says)."""
-        # bytes.hex() is the cheapest way to 32 hex digits (a quarter faster than "%032x").
-        h = ((self._rng.getrandbits(128) & _CLEAR) | _SET).to_bytes(16, "big").hex()
-        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+        """Return the next id (``xxxxxxxx-xxxx-8xxx-yxxx-xxxxxxxxxxxx``, ``y`` in 8..b)."""
+        self._count = count = self._count + 1
+        h = f"{count | 0x8000_0000_0000_0000:016x}"
+        return f"{self._prefix}{h[:4]}-{h[4:]}"

@@ -47,14 +47,26 @@ def test_split_instrument_id_splits_at_the_last_dot() -> None:
     assert split_instrument_id(instrument_id("BRK.B.XNYS")) == ("BRK.B", "XNYS")
 
 
-def test_seeded_id_factories_mint_the_same_uuid4_sequence() -> None:
+def test_seeded_id_factories_mint_the_same_increasing_uuid8_sequence() -> None:
     a, b = IdFactory(123), IdFactory(123)
     first = [a.new_id() for _ in range(5)]
     assert first == [b.new_id() for _ in range(5)]
     assert len(set(first)) == 5
+    assert first == sorted(first)  # indexes keyed on ids grow at one end
     for text in first:
-        assert uuid.UUID(text).version == 4
-    assert IdFactory(124).new_id() != first[0]
+        parsed = uuid.UUID(text)
+        assert (parsed.version, parsed.variant) == (8, uuid.RFC_4122)
+        assert str(parsed) == text
+    other = IdFactory(124).new_id()
+    assert other != first[0]
+    assert other[:19] != first[0][:19]  # another factory, another prefix
+
+
+def test_ids_keep_their_order_past_every_hex_digit_boundary() -> None:
+    ids = IdFactory(7)
+    minted = [ids.new_id() for _ in range(70_000)]
+    assert minted == sorted(minted)
+    assert len(set(minted)) == len(minted)
 
 
 def test_unseeded_id_factory_mints_distinct_ids() -> None:
