@@ -229,7 +229,9 @@ def summary(message: Message) -> str:
 
 
 def _short(value: str | None) -> str:
-    return value[:8] if value else "-"
+    # The last eight characters: the ids of one node share their front (see IdFactory) and
+    # differ at the end.
+    return value[-8:] if value else "-"
 
 
 def record_line(record: StoredEvent) -> str:
