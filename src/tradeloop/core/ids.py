@@ -60,6 +60,9 @@ def split_instrument_id(value: InstrumentId) -> tuple[str, Venue]:
     return symbol, Venue(venue)
 
 
+_LOW_COUNTS = 1 << 48  # counts below this print their top 16 bits (with the variant) as "8000"
+
+
 class IdFactory:
     """Mints message ids: UUID text (RFC 9562 version 8) made of a random 64-bit prefix, drawn
     once per factory, and a counter.
@@ -85,5 +88,7 @@ class IdFactory:
     def new_id(self) -> str:
         """Return the next id (``xxxxxxxx-xxxx-8xxx-yxxx-xxxxxxxxxxxx``, ``y`` in 8..b)."""
         self._count = count = self._count + 1
+        if count < _LOW_COUNTS:  # always, in practice: one format, no slicing
+            return f"{self._prefix}8000-{count:012x}"
         h = f"{count | 0x8000_0000_0000_0000:016x}"
         return f"{self._prefix}{h[:4]}-{h[4:]}"

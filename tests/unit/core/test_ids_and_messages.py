@@ -164,3 +164,12 @@ def test_every_engine_error_derives_from_tradeloop_error(
 ) -> None:
     for base in bases:
         assert issubclass(error, base)
+
+
+def test_ids_stay_ordered_and_well_formed_past_the_48_bit_count() -> None:
+    ids = IdFactory(7)
+    ids._count = (1 << 48) - 2  # white box: 2**48 ids cannot be minted in a test
+    crossing = [ids.new_id() for _ in range(3)]
+    assert crossing == sorted(crossing)
+    assert [t[19:23] for t in crossing] == ["8000", "8001", "8001"]
+    assert all(uuid.UUID(t).version == 8 and str(uuid.UUID(t)) == t for t in crossing)
