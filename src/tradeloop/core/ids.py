@@ -72,7 +72,7 @@ class IdFactory:
     in the order they are minted, so the indexes that key on them (the event store's message
     ids and correlation ids) grow at one end instead of touching a random page per id: on a
     million-record store, random ids made every commit rewrite most of the id index. Two
-    factories share a prefix with a chance of one in 2**62.
+    factories share a prefix with a chance of one in 2**60 (four of its bits are the version).
     """
 
     __slots__ = ("_count", "_prefix")

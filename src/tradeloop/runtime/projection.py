@@ -638,14 +638,10 @@ def rebuild(
 def find_account_id(store: EventStore, instruments: Iterable[Instrument]) -> str:
     """The account id the store's first account or order event names; without one, the
     kernel's name for the account of the instruments' venue(s) (``<VENUE>-001``)."""
-    # One type per query: the store's index then yields them in order, no sort of all matches.
-    firsts = [
-        next(iter(store.read(ReadFilter(types=frozenset({cls.TYPE_NAME})), batch_size=1)), None)
-        for cls in (AccountStateChanged, OrderSubmitted, OrderFilled)
-    ]
-    found = [record for record in firsts if record is not None]
-    if found:
-        message = min(found, key=lambda r: r.seq).decode()
+    names = frozenset(cls.TYPE_NAME for cls in (AccountStateChanged, OrderSubmitted, OrderFilled))
+    first = next(iter(store.read(ReadFilter(types=names), batch_size=1)), None)
+    if first is not None:
+        message = first.decode()
         assert isinstance(message, AccountStateChanged | OrderSubmitted | OrderFilled)
         return str(message.account_id)
     venues = sorted({i.venue for i in instruments})

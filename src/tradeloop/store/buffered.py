@@ -42,7 +42,7 @@ from typing import Self
 
 import msgspec
 
-from tradeloop.core.message import Command, Data, Event, Message
+from tradeloop.core.message import Command, Data, Event, Message, message_type
 from tradeloop.store.archive import SegmentArchive
 from tradeloop.store.port import (
     AppendResult,
@@ -56,7 +56,7 @@ from tradeloop.store.port import (
     stream_of,
 )
 
-__all__ = ["BufferedEventStore", "Row", "StoreState", "VerifyReport"]
+__all__ = ["BufferedEventStore", "Row", "StoreState", "VerifyReport", "type_kinds"]
 
 Row = tuple[int, str, int, str, int, int, str | None, str | None, str | None, bytes, int]
 """A record as backends write it: the :class:`StoredEvent` fields in order (``seq, stream_id,
@@ -245,7 +245,8 @@ class BufferedEventStore(ABC):
 
     @abstractmethod
     def _write_rows(self, rows: Iterable[Row], count: int) -> None:
-        """Write ``count`` rows in one transaction; on a unique violation roll back and raise
+        """Write ``count`` rows in one transaction; when another writer got there first (a
+        unique violation, or numbers that do not continue the log) roll back and raise
         :class:`ConcurrencyError` naming what conflicted."""
 
     @abstractmethod
@@ -636,6 +637,23 @@ class BufferedEventStore(ABC):
         pending_ids = self._pending_ids
         fresh = [i for i in ids if i not in pending_ids]
         return self._stored_ids(list(dict.fromkeys(fresh))) if fresh else set()
+
+
+def type_kinds(types: Iterable[str]) -> tuple[bool, bool]:
+    """Whether records of these type names may carry a message id (commands and events), and
+    whether they may carry none (market data and the rest). A name this process does not know
+    may be either."""
+    with_id = without_id = False
+    for name in types:
+        try:
+            cls = message_type(name)
+        except KeyError:
+            return True, True
+        if issubclass(cls, (Command, Event)):
+            with_id = True
+        else:
+            without_id = True
+    return with_id, without_id
 
 
 def _check_filter(where: ReadFilter) -> ReadFilter:

@@ -46,6 +46,7 @@ from tradeloop.store.buffered import (
     filter_conditions,
     keyset_pages,
     merge_versions,
+    type_kinds,
 )
 from tradeloop.store.port import ConcurrencyError, Durability, ReadFilter, StoredEvent, StoreError
 
@@ -246,7 +247,7 @@ class PostgresEventStore(BufferedEventStore):
             raise StoreError(f"{self._where}: cannot write {count} records: {exc}") from None
 
     def _record_pages(self, where: ReadFilter, after_seq: int, page_size: int) -> Iterator[list[StoredEvent]]:
-        conditions, params = filter_conditions(where, "%s", lambda types: ("type_name = ANY(%s)", [types]))
+        conditions, params = filter_conditions(where, "%s", _type_condition)
         query = self._q(
             f"SELECT {', '.join(COLUMNS)} FROM {{s}}.records WHERE {' AND '.join(conditions)} "
             f"ORDER BY seq LIMIT {int(page_size)}"
@@ -338,6 +339,14 @@ class PostgresEventStore(BufferedEventStore):
 
     def _release(self) -> None:
         self._conn.close()
+
+
+def _type_condition(types: list[str]) -> tuple[str, list[object]]:
+    """``type_name = ANY(...)``; when every type is a command or event, also ``message_id IS NOT
+    NULL``, which lets PostgreSQL use the partial type index."""
+    if type_kinds(types) == (True, False):
+        return "type_name = ANY(%s) AND message_id IS NOT NULL", [types]
+    return "type_name = ANY(%s)", [types]
 
 
 def _text_array(values: list[str]) -> str:

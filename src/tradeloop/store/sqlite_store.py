@@ -67,14 +67,13 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from itertools import chain, repeat, starmap
-from operator import attrgetter, itemgetter
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 import msgspec
 from msgspec.structs import astuple
 
-from tradeloop.core.message import Command, Event, message_type
 from tradeloop.store.blocks import (
     EVENTS,
     MARKET,
@@ -93,6 +92,7 @@ from tradeloop.store.buffered import (
     filter_conditions,
     keyset_pages,
     merge_versions,
+    type_kinds,
 )
 from tradeloop.store.port import (
     ConcurrencyError,
@@ -140,8 +140,8 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS blocks_kind ON blocks (kind, last_seq)",
     # Releases before blocks would write one-row records into a file they cannot read whole.
     "CREATE TRIGGER IF NOT EXISTS records_read_only BEFORE INSERT ON records BEGIN "
-    "SELECT RAISE(ABORT, 'this event store keeps its records in blocks: open it with tradeloop "
-    "0.2 or newer'); END",
+    "SELECT RAISE(ABORT, 'this event store keeps its records in blocks (layout 2): open it with a "
+    "tradeloop that reads that layout'); END",
     "CREATE TABLE IF NOT EXISTS ids (message_id TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID",
     """CREATE TABLE IF NOT EXISTS correlations (
         correlation_id TEXT NOT NULL,
@@ -189,7 +189,7 @@ _CORRELATED = (
 )
 _BLOCK_HEADS = "SELECT first_seq, summary FROM blocks"
 _NEXT_BLOCKS = (
-    "SELECT first_seq, last_seq, summary FROM blocks WHERE kind = ? AND last_seq > ? AND first_seq <= ?{} "
+    "SELECT first_seq, last_seq, summary FROM blocks WHERE kind = ? AND last_seq > ?{} "
     "ORDER BY last_seq LIMIT 64"
 )
 _BLOCK = (
@@ -198,12 +198,8 @@ _BLOCK = (
 )
 LAYOUT = 2
 """``PRAGMA user_version`` of a file in the block layout (0: the one-row-per-record layout)."""
-_NO_END = 2**63 - 1
-_INSERT = f"INSERT INTO records ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM records"
-_SEQ = attrgetter("seq")
 _ID_SEQ = itemgetter(6, 0)
-_FIRST_SEQ = attrgetter("first_seq")
 _KNOWN_IDS = "SELECT message_id FROM ids WHERE message_id IN (SELECT value FROM json_each(?))"
 _KNOWN_IDS_ALL_LAYOUTS = (
     "WITH asked (id) AS (SELECT value FROM json_each(?)) "
@@ -214,19 +210,11 @@ _KNOWN_IDS_ALL_LAYOUTS = (
 _json_ids = msgspec.json.Encoder().encode
 
 
-def _carries_id(type_name: str) -> bool:
-    try:
-        cls = message_type(type_name)
-    except KeyError:
-        return False  # unknown here: it may be stored without an id
-    return issubclass(cls, (Command, Event))
-
-
 def _type_condition(types: list[str]) -> tuple[str, list[object]]:
     """``type_name IN (...)``; when every type is a command or event (always stored with a
     message id), also ``message_id IS NOT NULL``, which lets SQLite use the partial type index."""
     condition = f"type_name IN ({', '.join('?' * len(types))})"
-    if all(map(_carries_id, types)):
+    if type_kinds(types) == (True, False):
         condition += " AND message_id IS NOT NULL"
     return condition, list(types)
 
@@ -364,11 +352,10 @@ class SqliteEventStore(BufferedEventStore):
             blocks.append(block)
             chains = dict.fromkeys(row[7] for row in run if row[7] is not None)
             correlations += zip(chains, repeat(block.first_seq))
-        blocks.sort(key=_FIRST_SEQ)  # stream heads: the later block holds the higher version
         ids = [_ID_SEQ(row) for row in events]
         heads: dict[str, int] = {}
-        for block in blocks:
-            heads.update(block.heads)  # later blocks hold higher versions
+        for block in blocks:  # a stream may have records of both kinds: keep the highest
+            merge_versions(heads, block.heads.items())
         conn = self._conn
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -398,17 +385,19 @@ class SqliteEventStore(BufferedEventStore):
     def _record_pages(self, where: ReadFilter, after_seq: int, page_size: int) -> Iterator[list[StoredEvent]]:
         """Records in sequence order: the matching records of the event blocks, of the market
         blocks and of the old layout's rows, each read in order and merged."""
-        end = where.to_seq if where.to_seq is not None else _NO_END
+        # Up to what is committed now: each source then reads the same log, whatever is
+        # appended while the read goes on (the next read sees it).
+        last = self._query(_LAST_LIVE, [], "cannot read")[0][0]
+        end = min(where.to_seq, last) if where.to_seq is not None else last
         sources: list[Iterator[list[StoredEvent]]] = []
-        types = where.types
         if where.correlation_id is not None:
             sources.append(self._correlated(where, after_seq, end))
         else:
-            sources += [
-                self._block_chunks(kind, where, after_seq, end)
-                for kind in (EVENTS, MARKET)
-                if types is None or any(_carries_id(t) == (kind == EVENTS) for t in types)
-            ]
+            events, market = type_kinds(where.types) if where.types is not None else (True, True)
+            if events:
+                sources.append(self._block_chunks(EVENTS, where, after_seq, end))
+            if market:
+                sources.append(self._block_chunks(MARKET, where, after_seq, end))
         if self._query("SELECT 1 FROM records LIMIT 1", [], "cannot read"):
             sources.append(self._row_chunks(where, after_seq, end, page_size))
         return merge_chunks(sources)
@@ -430,8 +419,10 @@ class SqliteEventStore(BufferedEventStore):
         types, stream = where.types, where.stream_id
         cursor = after_seq
         while True:
-            page = self._query(sql, [kind, cursor, end, *params], f"cannot read blocks after seq {cursor}")
+            page = self._query(sql, [kind, cursor, *params], f"cannot read blocks after seq {cursor}")
             for first, last, summary in page:
+                if first > end:
+                    return  # the blocks of a kind do not overlap: the rest start later still
                 if types is not None or stream is not None:
                     known = decode_summary(summary, first)
                     if types is not None and types.isdisjoint(known.types):

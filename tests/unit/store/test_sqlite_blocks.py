@@ -13,7 +13,7 @@ from tradeloop.store import SqliteEventStore
 from tradeloop.store.archive import archive_before
 from tradeloop.store.blocks import BLOCK_RECORDS, EVENTS, MARKET
 from tradeloop.store.port import CorruptRecordError, ReadFilter, stream_of
-from tradeloop.testkit.store_files import overwrite_stored_payload, stored_seqs
+from tradeloop.testkit.store_files import overwrite_stored_payload, rename_stored_type, stored_seqs
 
 from .contract import ProbeRecorded, decoded, trading_cycle
 
@@ -219,3 +219,68 @@ def test_a_damaged_summary_fails_the_block_s_checksum(tmp_path: Path, messages: 
         finally:
             conn.close()
         assert store.verify().first_bad_seq == first
+
+
+class NodeNote(Message, frozen=True, kw_only=True, gc=False):
+    """A message with no id that is not market data: stored in market blocks, stream ``node``."""
+
+    TYPE_NAME = "tests.store.NodeNote"
+    text: str
+
+
+@pytest.mark.parametrize("note_first", [False, True])
+def test_a_stream_with_records_of_both_kinds_keeps_its_highest_version_after_reopening(
+    tmp_path: Path, note_first: bool
+) -> None:
+    path = tmp_path / "e.sqlite"
+    probes = [ProbeRecorded(ts_event=i, ts_init=i, id=f"p-{i}", correlation_id="c", note="") for i in (1, 3)]
+    notes = [NodeNote(ts_event=i, ts_init=i, text="") for i in (1, 3)]
+    middle: Message = ProbeRecorded(ts_event=2, ts_init=2, id="p-2", correlation_id="c", note="")
+    if not note_first:
+        middle = NodeNote(ts_event=2, ts_init=2, text="between")
+    ends: list[Message] = list(notes if note_first else probes)
+    assert {stream_of(m) for m in [*ends, middle]} == {"node"}
+    with SqliteEventStore(path) as store:
+        store.append([ends[0], middle, ends[1]])  # the kinds alternate in one batch
+        assert store.stream_version("node") == 3
+    with SqliteEventStore(path) as reopened:
+        assert reopened.stream_version("node") == 3
+        reopened.append([NodeNote(ts_event=4, ts_init=4, text="after")])
+        assert [r.version for r in reopened.read(ReadFilter(stream_id="node"))] == [1, 2, 3, 4]
+
+
+def test_a_read_is_a_gap_free_prefix_of_the_log_while_another_connection_appends(tmp_path: Path) -> None:
+    """One market block and seventy event blocks: the read lists blocks of each kind in pages
+    of 64, so its event side looks for blocks again after the market side has finished; what
+    is appended meanwhile must not show up on one side only."""
+    path = tmp_path / "e.sqlite"
+    cycles = trading_cycle(72)
+    market = [m for m in cycles if not hasattr(m, "id")]
+    rounds = [cycles[i + 2 : i + CYCLE] for i in range(0, len(cycles), CYCLE)]
+    with SqliteEventStore(path) as writer, SqliteEventStore(path) as reader:
+        writer.append(market[:2])
+        writer.flush()
+        for events in rounds[:70]:
+            writer.append(events)
+            writer.flush()
+        records = reader.read()
+        first = next(records)
+        writer.append(market[2:3])  # a quote, then an order's events, each committed
+        writer.flush()
+        writer.append(rounds[70])
+        writer.flush()
+        seqs = [first.seq] + [r.seq for r in records]
+        assert seqs == list(range(1, len(seqs) + 1))
+        assert seqs[-1] == 2 + 70 * 5  # what was committed when the read began
+        assert [r.seq for r in reader.read()] == list(range(1, 2 + 71 * 5 + 2))
+
+
+def test_a_type_this_process_does_not_know_is_still_found_by_name(tmp_path: Path) -> None:
+    path = tmp_path / "e.sqlite"
+    messages = trading_cycle(2)
+    with SqliteEventStore(path) as store:
+        store.append(messages)
+    rename_stored_type(path, "OrderFilled", "someplugin.PluginFilled")  # written by a plugin
+    with SqliteEventStore(path) as store:
+        found = list(store.read(ReadFilter(types=frozenset({"someplugin.PluginFilled"}))))
+        assert [r.seq for r in found] == [5, 12]
