@@ -21,7 +21,7 @@ from psycopg import sql
 
 from tradeloop.store import PostgresEventStore
 from tradeloop.store.buffered import BufferedEventStore
-from tradeloop.store.port import ConcurrencyError, StoreError
+from tradeloop.store.port import ConcurrencyError, StoreError, stream_of
 
 # The contract lives beside the unit tests (package ``store`` under tests/unit, as pytest
 # imports it there); importing it under that same name keeps one copy of its test messages.
@@ -179,3 +179,20 @@ def test_a_schema_with_the_table_wide_version_constraint_gets_no_second_index(sc
     indexes = _indexes(schema)
     assert "records_stream_id_version_key" in indexes
     assert "records_stream_version" not in indexes
+
+
+def test_stream_heads_are_counted_once_for_a_schema_from_before_them(schema: str) -> None:
+    messages = trading_cycle(3)
+    with PostgresEventStore(DSN, schema=schema) as store:
+        store.append(messages)
+        versions = {stream_of(m): store.stream_version(stream_of(m)) for m in messages}
+    with psycopg.connect(DSN, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP TABLE {}.stream_heads").format(sql.Identifier(schema)))
+    with PostgresEventStore(DSN, schema=schema) as reopened:
+        assert {s: reopened.stream_version(s) for s in versions} == versions
+        more = trading_cycle(1, seed=9, t0=10**12)
+        reopened.append(more)
+        market = stream_of(messages[0])
+        assert reopened.stream_version(market) == versions[market] + 2
+    with PostgresEventStore(DSN, schema=schema) as again:
+        assert again.stream_version(market) == versions[market] + 2

@@ -14,6 +14,10 @@ took batched appends from ~85,000 to ~120,000 records a second. Its stream versi
 because every record's ``seq`` is unique and a writer numbers versions and sequence together
 (a stale writer collides on ``seq``), as in the SQLite store.
 
+Stream heads: ``stream_heads`` keeps every stream's highest version, raised by each batch in
+its transaction (one statement), so opening the store reads it instead of grouping the whole
+``records`` table (a schema from before it is counted once, when first opened).
+
 Writes: a batch is one transaction; up to :data:`SMALL_BATCH` rows go as one pipelined
 ``INSERT`` (an ``EVENT`` store's single appends), larger ones as ``COPY ... FROM STDIN``
 in binary format, where the server inserts rows while the client is still encoding the next
@@ -90,6 +94,18 @@ _DDL = (
         version BIGINT NOT NULL
     )""",
     "CREATE TABLE IF NOT EXISTS {schema}.meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS {schema}.stream_heads (
+        stream_id TEXT COLLATE "C" PRIMARY KEY,
+        version BIGINT NOT NULL
+    )""",
+)
+_FILL_HEADS = (
+    "INSERT INTO {s}.stream_heads (stream_id, version) "
+    "SELECT stream_id, MAX(version) FROM {s}.records GROUP BY stream_id"
+)
+_RAISE_HEADS = (
+    "INSERT INTO {s}.stream_heads (stream_id, version) SELECT * FROM unnest(%s::text[], %s::bigint[]) "
+    "ON CONFLICT (stream_id) DO UPDATE SET version = GREATEST({s}.stream_heads.version, excluded.version)"
 )
 _STREAM_VERSION_INDEX = (
     "CREATE UNIQUE INDEX IF NOT EXISTS records_stream_version ON {schema}.records (stream_id, version) "
@@ -182,8 +198,14 @@ class PostgresEventStore(BufferedEventStore):
                 # Serialise schema creation between stores opening at the same moment.
                 self._conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.schema,))
                 self._conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(s))
+                had_heads = self._conn.execute(
+                    "SELECT to_regclass(format('%%I.stream_heads', %s::text)) IS NOT NULL", (self.schema,)
+                ).fetchone()
                 for ddl in _DDL:
                     self._conn.execute(sql.SQL(ddl).format(schema=s))
+                if had_heads is not None and not had_heads[0]:
+                    # A new schema, or one from before stream_heads: count its streams once.
+                    self._conn.execute(self._q(_FILL_HEADS))
                 # A schema made before the partial index keeps its table-wide UNIQUE constraint;
                 # a second index would only slow its appends down.
                 if self._conn.execute(_OLD_UNIQUE_VERSION, (self.schema,)).fetchone() is None:
@@ -213,9 +235,7 @@ class PostgresEventStore(BufferedEventStore):
                     dict(
                         cur.execute(self._q("SELECT stream_id, version FROM {s}.archived_streams")).fetchall()
                     ),
-                    cur.execute(
-                        self._q("SELECT stream_id, MAX(version) FROM {s}.records GROUP BY stream_id")
-                    ),
+                    cur.execute(self._q("SELECT stream_id, version FROM {s}.stream_heads")),
                 )
                 meta: dict[str, int] = dict(
                     cur.execute(self._q("SELECT key, value FROM {s}.meta")).fetchall()
@@ -227,17 +247,24 @@ class PostgresEventStore(BufferedEventStore):
         )
 
     def _write_rows(self, rows: Iterable[Row], count: int) -> None:
+        rows = rows if isinstance(rows, list) else list(rows)
         conn = self._conn
         try:
             with conn.transaction(), conn.cursor() as cur:
                 if count <= SMALL_BATCH:
-                    cur.executemany(self._sql["insert"], list(rows))
+                    cur.executemany(self._sql["insert"], rows)
                 else:
                     with cur.copy(self._sql["copy"]) as copy:
                         copy.set_types(_COPY_TYPES)
                         write_row = copy.write_row
                         for row in rows:
                             write_row(row)
+                # Rows come in sequence order: a stream's last version is its highest.
+                heads = {row[1]: row[2] for row in rows}
+                cur.execute(
+                    self._q(_RAISE_HEADS),
+                    (_text_array(list(heads)), "{" + ",".join(map(str, heads.values())) + "}"),
+                )
         except psycopg.errors.UniqueViolation as exc:
             detail = exc.diag.message_detail or exc.diag.message_primary or str(exc)
             raise ConcurrencyError(
@@ -294,6 +321,10 @@ class PostgresEventStore(BufferedEventStore):
                     self._q("DELETE FROM {s}.records WHERE seq > %s"), (seq,)
                 ).rowcount
                 self._conn.execute(self._q("DELETE FROM {s}.snapshots WHERE seq > %s"), (seq,))
+                # The cut versions are free again: recount (a scan, but truncation is a rare
+                # repair); archived versions stay in archived_streams.
+                self._conn.execute(self._q("DELETE FROM {s}.stream_heads"))
+                self._conn.execute(self._q(_FILL_HEADS))
         except psycopg.Error as exc:
             raise StoreError(f"{self._where}: cannot truncate after seq {seq}: {exc}") from None
         return deleted
