@@ -84,6 +84,28 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
+_GENERIC_HANDLERS = ("on_order_event", "on_position_event", "on_event")
+
+
+def _may_handle_events(cls: type[Strategy]) -> bool:
+    """Whether ``cls`` has a handler an order, position or regime event could reach.
+
+    Specific handlers are found by name (``on_order_filled``), and none is defined on
+    :class:`Strategy`; so a class that adds no ``on_*`` name of its own and overrides none of
+    the generic handlers never handles an event, and is not subscribed to them (four no-op
+    deliveries an order round trip). Conservative: any extra ``on_*`` name subscribes.
+    """
+    for name in dir(cls):
+        if not name.startswith("on_"):
+            continue
+        if name in _GENERIC_HANDLERS:
+            if getattr(cls, name) is not getattr(Strategy, name):
+                return True
+        elif not hasattr(Strategy, name):
+            return True
+    return False
+
+
 class Strategy(Component):
     """Base class of trading strategies. Override ``on_start`` to subscribe, then handlers."""
 
@@ -108,10 +130,11 @@ class Strategy(Component):
             raise TradeloopError(f"strategy {self.id} is already registered")
         self._ctx = context
         self.order_factory: OrderFactory = context.execution.order_factory(self.id)
-        bus = context.bus
-        bus.subscribe(OrderEvent, self._handle_event)
-        bus.subscribe(PositionEvent, self._handle_event)
-        bus.subscribe(RegimeChanged, self._handle_event)
+        if _may_handle_events(type(self)):
+            bus = context.bus
+            bus.subscribe(OrderEvent, self._handle_event)
+            bus.subscribe(PositionEvent, self._handle_event)
+            bus.subscribe(RegimeChanged, self._handle_event)
 
     @property
     def context(self) -> StrategyContext:
