@@ -22,7 +22,7 @@ from tradeloop.execution.answers import answer_submit, order_denied
 from tradeloop.execution.client import ExecutionClient
 from tradeloop.execution.factory import OrderFactory
 from tradeloop.model.commands import CancelAllOrders, CancelOrder, ModifyOrder, SubmitOrder, TradingCommand
-from tradeloop.model.enums import OrderSide
+from tradeloop.model.enums import OrderSide, OrderStatus
 from tradeloop.model.events import (
     OrderCancelRejected,
     OrderEvent,
@@ -38,6 +38,9 @@ EXECUTE_ENDPOINT = "ExecutionEngine.execute"
 PRIORITY_EXECUTION = 1_000
 """Bus priority of the engine's handlers: above everything else."""
 
+_CLOSED = frozenset(status for status in OrderStatus if status.is_closed)
+"""Closed statuses, tested by membership: three order events an order round trip each ask."""
+
 
 class ExecutionEngine:
     """Tracks every order and routes approved commands to venue clients."""
@@ -50,6 +53,7 @@ class ExecutionEngine:
         self._orders: dict[ClientOrderId, Order] = {}
         self._open: dict[ClientOrderId, Order] = {}
         self._factories: dict[StrategyId, OrderFactory] = {}
+        self._venues: dict[InstrumentId, Venue] = {}  # each instrument's venue, split once
         self.commands_routed = 0
         self.events_applied = 0
         self.event_errors = 0
@@ -134,7 +138,9 @@ class ExecutionEngine:
 
     def execute(self, command: TradingCommand) -> None:
         """Route a risk-approved command to its venue."""
-        _, venue = split_instrument_id(command.instrument_id)
+        venue = self._venues.get(command.instrument_id)
+        if venue is None:
+            venue = self._venues[command.instrument_id] = split_instrument_id(command.instrument_id)[1]
         client = self._clients.get(venue)
         if client is None:
             self._deny_unroutable(command, f"no execution client for venue {venue}")
@@ -175,7 +181,7 @@ class ExecutionEngine:
         if order is None:
             self.event_errors += 1
             raise MessageRejected(f"{type(event).__name__} for unknown order {event.client_order_id}")
-        if order.status.is_closed and isinstance(event, OrderCancelRejected | OrderModifyRejected):
+        if order.status in _CLOSED and isinstance(event, OrderCancelRejected | OrderModifyRejected):
             # A cancel or modify that crossed the order's fill or cancel on the wire: the venue's
             # answer is information, not a state change of a closed order.
             return
@@ -187,5 +193,5 @@ class ExecutionEngine:
             self.event_errors += 1
             raise MessageRejected(str(exc)) from exc
         self.events_applied += 1
-        if order.status.is_closed:
-            self._open.pop(order.client_order_id, None)
+        if order.status in _CLOSED:
+            self._open.pop(event.client_order_id, None)  # the order checked it is its own id

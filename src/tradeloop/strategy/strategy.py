@@ -298,7 +298,7 @@ class Strategy(Component):
         """Send an order through the risk engine to its venue."""
         if order.strategy_id != self.id:
             raise TradeloopError(f"{self.id} cannot submit an order of strategy {order.strategy_id}")
-        self._send(SubmitOrder, order.instrument_id, order=order)
+        self._publish(SubmitOrder, strategy_id=self.id, instrument_id=order.instrument_id, order=order)
 
     def cancel_order(self, order: Order | ClientOrderId) -> None:
         target = self._own_order(order)
