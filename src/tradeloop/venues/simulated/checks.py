@@ -126,9 +126,13 @@ class OrderChecks:
     # -- new orders and modifies -----------------------------------------------------------
 
     def submit_problem(
-        self, command: SubmitOrder, ts: int, known: Mapping[ClientOrderId, WorkingOrder]
+        self, command: SubmitOrder, ts: int, known: Mapping[ClientOrderId, WorkingOrder], ref: int | None
     ) -> str | None:
-        """Why the venue rejects ``command`` arriving at ``ts``, or ``None`` to accept it."""
+        """Why the venue rejects ``command`` arriving at ``ts``, or ``None`` to accept it.
+
+        ``ref`` is :meth:`market_px` of the order's instrument and side (the caller reads it
+        once for these checks and the working order).
+        """
         spec = command.order
         faults = self._faults
         if faults.reject_orders:
@@ -156,7 +160,6 @@ class OrderChecks:
         if spec.expire_time_ns is not None and spec.expire_time_ns <= ts:
             return f"expire time {spec.expire_time_ns} is not after the venue time {ts}"
         is_buy = spec.side is OrderSide.BUY
-        ref = self.market_px(inst.id, is_buy)
         if (
             spec.post_only
             and spec.price is not None

@@ -32,7 +32,7 @@ from tradeloop.core.ids import (
 from tradeloop.core.message import Data, Event
 from tradeloop.model.commands import CancelAllOrders, CancelOrder, ModifyOrder, SubmitOrder, TradingCommand
 from tradeloop.model.data import Bar, QuoteTick, TradeTick
-from tradeloop.model.enums import LiquiditySide, OrderStatus, TimeInForce
+from tradeloop.model.enums import LiquiditySide, OrderSide, OrderStatus, TimeInForce
 from tradeloop.model.events import (
     OrderAccepted,
     OrderCanceled,
@@ -443,8 +443,10 @@ class SimulatedExchange:
         api_error = self._api_errors.on_submit(command, ts)
         if api_error is not None:
             self._outbox.append(api_error)
+        # The price the order meets now: read once for the checks and the working order.
+        ref = self._checks.market_px(spec.instrument_id, spec.side is OrderSide.BUY)
         reason = (
-            self._checks.submit_problem(command, ts, self._orders)
+            self._checks.submit_problem(command, ts, self._orders, ref)
             if api_error is None
             else f"venue error: {api_error.error}"
         )
@@ -464,7 +466,6 @@ class SimulatedExchange:
             maker_rate_raw=maker,
             taker_rate_raw=taker,
         )
-        ref = self._checks.market_px(inst.id, o.is_buy)
         o.reserve_px_raw = exposure_px(o.mode, o.price_raw, o.trigger_raw, ref) or 0
         if o.time_in_force in _IMMEDIATE and o.mode in (MODE_LIMIT, MODE_MARKET):
             o.immediate_pending = True
