@@ -62,14 +62,11 @@ class OrderFactory:
         reduce_only: bool = False,
         tags: tuple[str, ...] = (),
     ) -> OrderSpec:
-        # Built here rather than through _spec: most orders are market orders.
-        return OrderSpec(
-            client_order_id=self.next_id(),
-            strategy_id=self.strategy_id,
-            instrument_id=instrument_id,
-            side=side,
-            order_type=OrderType.MARKET,
-            quantity=quantity,
+        return self._spec(
+            instrument_id,
+            side,
+            OrderType.MARKET,
+            quantity,
             time_in_force=time_in_force,
             reduce_only=reduce_only,
             tags=tags,

@@ -28,10 +28,10 @@ import zlib
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from operator import attrgetter, itemgetter
-from typing import TypeAlias
 
 import msgspec
 
+from tradeloop.store.buffered import Row
 from tradeloop.store.port import CorruptRecordError, ReadFilter, StoredEvent
 
 __all__ = [
@@ -57,9 +57,6 @@ EVENTS = 0
 
 MARKET = 1
 """The kind of block holding market data and any other record without an id."""
-
-Row: TypeAlias = tuple[int, str, int, str, int, int, str | None, str | None, str | None, bytes, int]
-"""A record as written (the :data:`~tradeloop.store.buffered.Row` layout)."""
 
 
 class BlockSummary(msgspec.Struct, array_like=True, gc=False):
