@@ -240,3 +240,18 @@ def test_reading_a_finished_log_leaves_no_side_files(tmp_path: Path) -> None:
     assert len(list(read_event_log(path))) == len(messages)
     content_hash(path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["events.sqlite"]
+
+
+def test_a_batch_whose_columns_disagree_is_refused_and_writes_nothing(tmp_path: Path) -> None:
+    from tradeloop.store.log_writer import LogSink
+
+    path = tmp_path / "events.sqlite"
+    sink = LogSink(path)
+    bar = msgspec.msgpack.encode(sample_messages(1)[0])
+    frame = msgspec.msgpack.encode((1, ["Bar", "Bar"], [MINUTE], [msgspec.Raw(bar), msgspec.Raw(bar)]))
+    with pytest.raises(ValueError, match="2 type names, 1 timestamps, 2 payloads"):
+        sink.write_batch(frame)
+    empty = sink.hexdigest()
+    sink.close()
+    assert empty == hashlib.sha256().hexdigest()
+    assert list(read_event_log(path)) == []
