@@ -230,3 +230,15 @@ def test_sell_slippage_is_clamped_to_the_event_contract_minimum_price(make_sim):
     assert sim.fills(buy)[0].last_px == Price.from_str("0.55")
     assert sim.fills(inside)[0].last_px == Price.from_str("0.45")  # well inside the band: no clamp
     assert sim.fills(floored)[0].last_px == Price.from_str("0.01")
+
+
+def test_fills_stay_inside_the_event_contract_band_without_slippage_too(make_sim):
+    config = SimulatedVenueConfig(starting_balances=Money.from_str("1000", "USD"))
+    sim = make_sim(config=config)
+    sim.quote("0.97", "0.98", instrument=sim.event)
+    first = sim.submit("BUY", 10, instrument=sim.event)
+    sim.quote("0.99", "1.00", instrument=sim.event)  # the ask shows 1.00, outside 0.01..0.99
+    second = sim.submit("BUY", 10, instrument=sim.event)
+    sim.trade("1.00", instrument=sim.event)  # a print at settlement
+    assert sim.fills(first)[0].last_px == Price.from_str("0.99")
+    assert sim.fills(second)[0].last_px == Price.from_str("0.99")

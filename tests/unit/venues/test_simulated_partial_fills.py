@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tradeloop.model import Money, OrderStatus, Price
+from tradeloop.model import LiquiditySide, Money, OrderStatus, Price
 from tradeloop.venues.simulated import FillModel, SimulatedVenueConfig
 
 
@@ -113,3 +113,49 @@ def test_fok_limit_canceled_without_fill_when_only_part_is_available(make_sim):
     sim.quote("99.98", "100.00", ask_size="4")
     assert sim.kinds(coid) == ["OrderAccepted", "OrderCanceled"]
     assert sim.venue.position_raw(sim.aapl.id) == 0
+
+
+def test_a_marketable_limit_remainder_held_back_by_the_cap_keeps_taking_at_the_market(make_sim):
+    # Buy 100 limit 105 while the ask is 100.00 with 50 shown: the 50 the cap held back must not
+    # turn into a maker fill at 105.00 while the market still offers 100.00.
+    sim = make_sim(config=_participation("1"))
+    sim.quote("99.99", "100.00", ask_size="50")
+    coid = sim.submit("BUY", 100, "LIMIT", price="105.00")
+    sim.quote("99.99", "100.00", ask_size="50")
+    sim.quote("99.99", "100.00", ask_size="50")
+    fills = [(f.last_qty.as_decimal(), f.last_px, f.liquidity_side) for f in sim.fills(coid)]
+    assert fills == [(50, Price.from_str("100.00"), LiquiditySide.TAKER)] * 2
+
+
+def test_a_capped_marketable_limit_on_trades_fills_its_remainder_at_the_trade_price(make_sim):
+    sim = make_sim(config=_participation("0.5"))
+    sim.trade("100.00", size="100")
+    coid = sim.submit("BUY", 100, "LIMIT", price="105.00")
+    sim.trade("100.00", size="100")
+    sim.trade("100.00", size="100")
+    assert [f.last_px for f in sim.fills(coid)] == [Price.from_str("100.00")] * 2
+
+
+def test_a_capped_marketable_limit_rests_as_a_maker_once_the_market_no_longer_crosses(make_sim):
+    sim = make_sim(config=_participation("1"))
+    sim.quote("99.99", "100.00", ask_size="50")
+    coid = sim.submit("BUY", 100, "LIMIT", price="101.00")
+    sim.quote("99.99", "100.00", ask_size="50")  # 50 taken at 100.00
+    sim.quote("101.99", "102.00", ask_size="50")  # above the limit: now resting
+    sim.quote("100.49", "100.50", ask_size="50")  # touched: maker at the limit
+    fills = [(f.last_px, f.liquidity_side) for f in sim.fills(coid)]
+    assert fills == [
+        (Price.from_str("100.00"), LiquiditySide.TAKER),
+        (Price.from_str("101.00"), LiquiditySide.MAKER),
+    ]
+
+
+def test_a_stop_limit_triggered_on_a_thin_quote_later_fills_at_the_market_as_taker(make_sim):
+    # The quote that triggers it shows 5 on the ask: a 10 % cap is 0 lots, nothing fills there.
+    sim = make_sim(config=_participation("0.1"))
+    sim.quote("99.99", "100.00")
+    coid = sim.submit("BUY", 10, "STOP_LIMIT", trigger="101.00", price="105.00")
+    sim.quote("101.99", "102.00", ask_size="5")
+    sim.quote("101.99", "102.00", ask_size="1000")
+    fills = [(f.last_px, f.liquidity_side) for f in sim.fills(coid)]
+    assert fills == [(Price.from_str("102.00"), LiquiditySide.TAKER)]

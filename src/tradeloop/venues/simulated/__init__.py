@@ -56,14 +56,18 @@ Fills (one fill per order per data point; every fill is ``OrderFilled`` with ``t
     * Limit orders fill when touched (a buy when the price is at or below the limit), as MAKER,
       at the limit price; a bar that opens through the limit fills at the open (price
       improvement). A limit that is marketable on arrival (or after a modify) takes liquidity
-      on the next data point: TAKER at the better of the limit and that point's price; if that
-      point no longer crosses, it rests as a maker order.
+      on the next data point: TAKER at the better of the limit and that point's price, and a
+      remainder the volume cap held back stays TAKER at each later point that still crosses;
+      the first point that no longer crosses makes it rest as a maker order.
     * Stop-market orders trigger (``OrderTriggered``) when the price reaches the trigger (a buy
       stop at or above it), then fill as a market order: at the trigger inside a bar, at the
       worse of trigger and price when a bar opens through it or on a tick, plus slippage.
       A stop already through the market on arrival triggers at the next data point.
     * Stop-limit orders trigger the same way, then work as a limit: TAKER at once if the price
-      at the trigger crosses the limit, else resting as a MAKER limit.
+      at the trigger crosses the limit (and, like a marketable limit, while it crosses), else
+      resting as a MAKER limit.
+    * Every fill price is clamped to the instrument's price band (``min_price``..``max_price``):
+      a binary event contract fills at 0.99 at most even when the market shows 1.00.
     * Trailing stops (``TRAILING_STOP_MARKET``) keep their trigger ``trailing_offset`` behind the
       best price seen since acceptance (a sell: the highest bid/trade/bar price, trigger below
       it; a buy: the lowest, trigger above), snapped onto the tick grid away from the market.

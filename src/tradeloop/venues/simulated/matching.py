@@ -217,13 +217,16 @@ class OrderMatcher:
             limit = o.price_raw
             crosses = px <= limit if is_buy else px >= limit
             if o.taker_pending or o.immediate_pending:
-                # Marketable on arrival (or immediate): takes liquidity at the better price.
-                o.taker_pending = False
+                # Marketable on arrival (or immediate): takes liquidity at the better price, and
+                # stays a taker while it crosses (a remainder the volume cap held back takes the
+                # next point too); only a point that no longer crosses makes it rest as a maker.
                 if crosses:
                     self._fill(o, px, True, cap)
-                elif o.immediate_pending:
-                    o.immediate_pending = False
-                    self._sink.cancel(o)
+                else:
+                    o.taker_pending = False
+                    if o.immediate_pending:
+                        o.immediate_pending = False
+                        self._sink.cancel(o)
                 return
             if crosses:
                 self._fill(o, px if limit_gap else limit, False, cap)
@@ -241,6 +244,7 @@ class OrderMatcher:
             o.mode = MODE_LIMIT
             limit = o.price_raw
             if (market <= limit) if is_buy else (market >= limit):
+                o.taker_pending = True  # marketable once triggered: a taker while it crosses
                 self._fill(o, market, True, cap)
             elif o.immediate_pending:
                 o.immediate_pending = False
@@ -250,6 +254,13 @@ class OrderMatcher:
         self._fill(o, self._slipped(o, market), True, cap)
 
     def _fill(self, o: WorkingOrder, px: int, taker: bool, cap: int) -> None:
+        inst = o.instrument
+        # Every fill price stays inside the instrument's band (an event contract trades
+        # 0.01..0.99 even when a quote or print shows 0.00 or 1.00), slipped or not.
+        if inst.max_price is not None and px > inst.max_price.raw:
+            px = inst.max_price.raw
+        elif inst.min_price is not None and px < inst.min_price.raw:
+            px = inst.min_price.raw
         leaves = o.quantity_raw - o.filled_raw
         qty = leaves
         if 0 <= cap < qty:
@@ -279,12 +290,7 @@ class OrderMatcher:
         if not ticks:
             return px
         inst = o.instrument
-        px = px + ticks * inst.price_increment.raw if o.is_buy else px - ticks * inst.price_increment.raw
-        if inst.max_price is not None and px > inst.max_price.raw:
-            px = inst.max_price.raw
-        if inst.min_price is not None and px < inst.min_price.raw:
-            px = inst.min_price.raw
-        return px
+        return px + ticks * inst.price_increment.raw if o.is_buy else px - ticks * inst.price_increment.raw
 
     # -- trailing stops --------------------------------------------------------------------
 
