@@ -11,6 +11,7 @@ here is exported.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import ROUND_UP, Decimal
 
 from tradeloop.model.commands import ModifyOrder, OrderSpec
@@ -120,12 +121,14 @@ def exposure_problem(
     after: int,
     px: int | None,
     working: int,
+    others: Callable[[], int],
 ) -> str | None:
     """``max_position_quantity``, ``max_position_notional``, ``max_gross_exposure``.
 
     ``net`` is the net position now, ``after`` its size should the order (``side``, ``qty``)
     and the ``working`` orders on its side fill, ``px`` the order's valuation price (``None``
-    only when no value-based limit is on: the caller checks that).
+    only when no value-based limit is on: the caller checks that). ``others`` gives the gross
+    exposure of every other instrument on its own worst case (asked only for the gross limit).
     """
     iid = instrument.id
     max_pos = limits.position_qty_by.get(iid, limits.position_qty)
@@ -146,11 +149,12 @@ def exposure_problem(
             f"> {money_text(currency, limits.position_notional)} on {iid}"
         )
     if limits.gross_exposure is not None:
-        gross = portfolio.gross_exposure_raw() - portfolio.exposure_raw(iid) + value_after
+        gross = others() + value_after
         if gross > limits.gross_exposure:
             return (
-                f"max_gross_exposure: gross exposure would be {money_text(currency, gross)} "
-                f"(now {money_text(currency, portfolio.gross_exposure_raw())}) "
+                f"max_gross_exposure: gross exposure would be {money_text(currency, gross)} with "
+                f"every working order filled (positions now "
+                f"{money_text(currency, portfolio.gross_exposure_raw())}) "
                 f"> {money_text(currency, limits.gross_exposure)}"
             )
     return None

@@ -23,7 +23,10 @@ Checks of a ``SubmitOrder``, in order (the first failure denies):
 6. ``max_order_notional``.
 7. ``max_position_quantity``, ``max_position_notional``, ``max_gross_exposure``,
    ``max_correlated_exposure`` - on the worst case, as if every order working on the same
-   side filled too; skipped for a position-reducing order. The correlated exposure is the
+   side filled too; skipped for a position-reducing order. The gross exposure adds every
+   other instrument on its own worst case (its position with the orders working on the side
+   that enlarges it filled, at its last price), so orders in flight on several instruments
+   cannot together pass the limit. The correlated exposure is the
    position's value after the order plus the open positions of instruments correlated with
    it (:mod:`tradeloop.risk.correlation`).
 8. ``max_open_orders``, ``max_open_orders_per_instrument``.
@@ -35,9 +38,11 @@ and, together with the orders already working on that side, no larger than it, s
 flip the position. Orders are valued at their limit
 price, else their trigger price (stop market), else the last price; an order that cannot be
 valued is denied by the first check that needs a value. A ``ModifyOrder`` is checked for the
-trading state, the instrument's authorisation (a raised quantity that does not reduce the
-position is refused on a blocked instrument), the instrument grids, ``max_order_quantity`` and
-the price band.
+trading state, the instrument's authorisation (a raised quantity whose unfilled part does not
+reduce the position is refused on a blocked instrument or while REDUCING), the instrument
+grids, ``max_order_quantity`` and the price band; and, when it makes the order larger (its
+quantity, or its notional at the new price), ``max_order_notional`` and the limits of step 7
+on the order as modified, as a submit of that order would be.
 
 All arithmetic is on integer raws; limits are compiled to raws once per config, and
 :meth:`RiskEngine.update_config` swaps the compiled limits in one assignment.
@@ -57,6 +62,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from tradeloop.core.bus import MessageBus
 from tradeloop.core.clock import NANOS_PER_SECOND, Clock
 from tradeloop.core.errors import TradeloopError
@@ -74,6 +81,7 @@ from tradeloop.model.commands import (
 from tradeloop.model.enums import OrderSide, OrderStatus
 from tradeloop.model.events import AccountStateChanged, OrderDenied, OrderSubmitted
 from tradeloop.model.instruments import Instrument
+from tradeloop.model.orders import Order
 from tradeloop.portfolio.portfolio import Portfolio
 from tradeloop.risk.authorisation import (
     BlackoutWindow,
@@ -616,28 +624,78 @@ class RiskEngine:
                 )
         cid = spec.client_order_id
         if limits.checks_exposure and not self._is_reducing(iid, spec.side, qty, spec.reduce_only, cid):
-            # Worst case: every order working on this side fills too.
-            net = self._portfolio.net_position_raw(iid)
-            working = self._working(iid, spec.side, cid)
-            grow = qty + working
-            after = abs(net + (grow if spec.side is OrderSide.BUY else -grow))
-            problem = exposure_problem(
-                limits, self._portfolio, instrument, spec.side, qty, net, after, px, working
-            )
-            tracker = self._correlation
-            if problem is None and limits.correlated_exposure is not None and tracker is not None:
-                problem = correlation_problem(
-                    tracker,
-                    limits.correlated_exposure,
-                    limits.correlation_threshold,
-                    instrument,
-                    after,
-                    px,
-                    self._portfolio.currency,
-                )
+            problem = self._exposure_problem(limits, instrument, spec.side, qty, px, cid)
             if problem is not None:
                 return problem
         return self._flow_problem(limits, iid)
+
+    def _exposure_problem(
+        self,
+        limits: RiskLimits,
+        instrument: Instrument,
+        side: OrderSide,
+        qty: int,
+        px: int | None,
+        cid: ClientOrderId,
+    ) -> str | None:
+        """The position and exposure limits on the worst case: the order's ``qty`` (what it may
+        still add) and every other order working on its side fill too."""
+        iid = instrument.id
+        net = self._portfolio.net_position_raw(iid)
+        working = self._working(iid, side, cid)
+        grow = qty + working
+        after = abs(net + (grow if side is OrderSide.BUY else -grow))
+        problem = exposure_problem(
+            limits,
+            self._portfolio,
+            instrument,
+            side,
+            qty,
+            net,
+            after,
+            px,
+            working,
+            lambda: self._others_worst_raw(iid, cid),
+        )
+        tracker = self._correlation
+        if problem is None and limits.correlated_exposure is not None and tracker is not None:
+            problem = correlation_problem(
+                tracker,
+                limits.correlated_exposure,
+                limits.correlation_threshold,
+                instrument,
+                after,
+                px,
+                self._portfolio.currency,
+            )
+        return problem
+
+    def _others_worst_raw(self, iid: InstrumentId, cid: ClientOrderId) -> int:
+        """Gross exposure of every instrument but ``iid`` on its worst case: its net position
+        with the orders working on the side that enlarges it filled, valued at its last price
+        (with none, at the highest price its working orders are valued at)."""
+        portfolio = self._portfolio
+        skip: set[ClientOrderId] = set(self._denials_in_flight)
+        skip.add(cid)
+        sides: dict[InstrumentId, list[int]] = {}  # instrument -> [buys, sells, highest price]
+        for order in self._execution.open_orders():
+            spec = order.spec
+            jid = spec.instrument_id
+            if jid == iid or spec.client_order_id in skip:
+                continue
+            entry = sides.get(jid)
+            if entry is None:
+                entry = sides[jid] = [0, 0, 0]
+            entry[0 if spec.side is OrderSide.BUY else 1] += order.leaves_raw
+            entry[2] = max(entry[2], valuation_price(spec, None) or 0)
+        total = portfolio.gross_exposure_raw() - portfolio.exposure_raw(iid)
+        for jid, (buys, sells, order_px) in sides.items():
+            net = portfolio.net_position_raw(jid)
+            worst = max(abs(net + buys), abs(net - sells))
+            last = portfolio.last_price_raw(jid)
+            px = abs(last) if last is not None else order_px
+            total += portfolio.instrument(jid).notional_raw(px, worst) - portfolio.exposure_raw(jid)
+        return total
 
     def _flow_problem(self, limits: RiskLimits, iid: InstrumentId) -> str | None:
         """Open-order counts and the rate window (the order itself counts as open)."""
@@ -674,13 +732,18 @@ class RiskEngine:
         if state is TradingState.HALTED:
             return f"trading_state: HALTED ({status.reason}); only cancels pass"
         blocked = self._blocked_problem(iid) if self._authorisation.any_blocks else None
+        order = self._execution.order(command.client_order_id)
         if (state is TradingState.REDUCING or blocked is not None) and command.quantity is not None:
-            order = self._execution.order(command.client_order_id)
             grows = order is None or command.quantity.raw > order.quantity.raw
+            # What the order may still add after the modify is its new quantity less its fills.
             if grows and (
                 order is None
                 or not self._is_reducing(
-                    iid, order.side, command.quantity.raw, order.spec.reduce_only, command.client_order_id
+                    iid,
+                    order.side,
+                    command.quantity.raw - order.filled_qty.raw,
+                    order.spec.reduce_only,
+                    command.client_order_id,
                 )
             ):
                 if state is not TradingState.REDUCING:
@@ -701,9 +764,49 @@ class RiskEngine:
         max_qty = limits.order_qty_by.get(iid, limits.order_qty)
         if max_qty is not None and command.quantity is not None and command.quantity.raw > max_qty:
             return f"max_order_quantity: {num_text(command.quantity.raw)} > {num_text(max_qty)} on {iid}"
+        last = self._portfolio.last_price_raw(iid)
         if limits.band_pct is not None and (command.price is not None or command.trigger_price is not None):
-            last = self._portfolio.last_price_raw(iid)
-            return band_problem(limits.band_pct, instrument, last, command.price, command.trigger_price)
+            problem = band_problem(limits.band_pct, instrument, last, command.price, command.trigger_price)
+            if problem is not None:
+                return problem
+        if order is not None and (limits.order_notional is not None or limits.checks_exposure):
+            return self._modified_order_problem(limits, instrument, order, command, last)
+        return None
+
+    def _modified_order_problem(
+        self, limits: RiskLimits, instrument: Instrument, order: Order, command: ModifyOrder, last: int | None
+    ) -> str | None:
+        """``max_order_notional`` and the position and exposure limits on the order as the
+        modify leaves it, when the modify makes it larger (quantity or valuation price): a
+        small order raised afterwards is held to the limits a submit of its new size would."""
+        spec = order.spec
+        new = msgspec.structs.replace(
+            spec,
+            quantity=command.quantity if command.quantity is not None else spec.quantity,
+            price=command.price if command.price is not None else spec.price,
+            trigger_price=command.trigger_price if command.trigger_price is not None else spec.trigger_price,
+        )
+        old_px = valuation_price(spec, last)
+        px = valuation_price(new, last)
+        qty = new.quantity.raw
+        if px is None or (
+            qty <= spec.quantity.raw
+            and old_px is not None
+            and instrument.notional_raw(px, qty) <= instrument.notional_raw(old_px, spec.quantity.raw)
+        ):
+            return None  # no larger than before (or not valued: the submit was checked without a value)
+        iid = instrument.id
+        cid = command.client_order_id
+        if limits.order_notional is not None:
+            notional = instrument.notional_raw(px, qty)
+            if notional > limits.order_notional:
+                return (
+                    f"max_order_notional: {self._money(notional)} {product_text(instrument, qty, px)} "
+                    f"> {self._money(limits.order_notional)} on {iid} after modifying {cid}"
+                )
+        leaves = qty - order.filled_qty.raw
+        if limits.checks_exposure and not self._is_reducing(iid, spec.side, leaves, spec.reduce_only, cid):
+            return self._exposure_problem(limits, instrument, spec.side, leaves, px, cid)
         return None
 
     def _money(self, raw: int) -> str:

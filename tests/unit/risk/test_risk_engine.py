@@ -264,7 +264,8 @@ def test_gross_exposure_adds_the_other_instruments_positions() -> None:
 
     assert rig.cme.submitted == [one]
     assert [d.reason for d in rig.denied] == [
-        "max_gross_exposure: gross exposure would be 800000.00 USD (now 50000.00 USD) > 300000.00 USD"
+        "max_gross_exposure: gross exposure would be 800000.00 USD with every working order filled "
+        "(positions now 50000.00 USD) > 300000.00 USD"
     ]
 
 
