@@ -223,6 +223,28 @@ def test_sigterm_stops_the_node_gracefully_with_a_clean_store(tmp_path: Path) ->
     assert {"Bar", "ComponentStateChanged", "ServiceStateChanged"} <= types
 
 
+def test_a_session_that_fails_to_start_leaves_the_previous_store_as_it_was(tmp_path: Path) -> None:
+    data = synthetic_config(speed=10_000_000)
+    data["data"]["synthetic"]["count"] = 2_000
+    data["log"] = {"enabled": True}
+    data["run"]["output_dir"] = str(tmp_path)
+    store = tmp_path / "paper-test" / "store.sqlite"
+    run_node(PaperNode(PaperConfig.model_validate(data)))
+    before = store.read_bytes()
+
+    data["strategies"][0]["config"]["instrument_id"] = "ZZZ.SIM"  # no such instrument
+    with pytest.raises(Exception, match="could not be started"):
+        run_node(PaperNode(PaperConfig.model_validate(data)))
+    assert store.read_bytes() == before
+    assert sorted(p.name for p in store.parent.iterdir()) == ["store.sqlite"]
+
+    data["strategies"][0]["config"]["instrument_id"] = "ABC.SIM"
+    data["data"]["synthetic"]["count"] = 1_000
+    run_node(PaperNode(PaperConfig.model_validate(data)))  # a good session replaces it
+    assert store.read_bytes() != before
+    assert sorted(p.name for p in store.parent.iterdir()) == ["store.sqlite"]
+
+
 async def until(condition: Any, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not condition():

@@ -13,7 +13,7 @@ Validation errors name every bad key as a dotted path with pydantic's reason, an
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -71,11 +71,20 @@ def load_yaml(path: Path | str) -> dict[str, Any]:
     """Read a YAML mapping; raises ``ConfigError`` naming the file (and line) on failure."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        raw = p.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{p}: config file not found") from None
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read config file: {exc.strerror}") from None
+    # UTF-8; UTF-16 only with its byte-order mark (what Windows PowerShell's ">" writes).
+    encoding = "utf-16" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8"
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{p}: not a UTF-8 text file (byte {exc.start + 1}, line {line}); save it as UTF-8"
+        ) from None
     try:
         data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
@@ -152,13 +161,23 @@ def apply_env_overrides(
     prefix: str = ENV_PREFIX,
     *,
     sources: Sources | None = None,
+    sections: Collection[str] | None = None,
 ) -> dict[str, Any]:
-    """Apply ``TRADELOOP_A__B=value`` variables (mutates and returns ``data``)."""
+    """Apply ``TRADELOOP_A__B=value`` variables (mutates and returns ``data``).
+
+    With ``sections`` (the model's top-level keys), a variable without ``__`` that names none
+    of them is not a config override but some tool's own setting (``TRADELOOP_SOAK_SECONDS``,
+    ``TRADELOOP_TEST_PG_DSN``) and is left alone; a nested one (``TRADELOOP_RISKK__X``) is
+    always an override, so a misspelt section is still reported.
+    """
     env = os.environ if environ is None else environ
     for name in sorted(env):
         if not name.startswith(prefix) or len(name) == len(prefix):
             continue
-        path = [part.lower() for part in name[len(prefix) :].split("__")]
+        rest = name[len(prefix) :]
+        if sections is not None and "__" not in rest and rest.lower() not in sections:
+            continue
+        path = [part.lower() for part in rest.split("__")]
         if any(not part for part in path):
             raise ConfigError(f"environment {name}: empty key segment")
         _set_path(data, path, _parse_value(env[name]), f"environment {name}")
@@ -168,11 +187,15 @@ def apply_env_overrides(
 
 
 def _source_of(loc: tuple[str, ...], default: str, sources: Sources | None) -> str:
-    """The override that set ``loc`` or one of its parents, else ``default``."""
+    """The override that set ``loc`` or one of its parents, else one that set a key inside it
+    (``--set node.speed=5`` makes ``node`` an unknown key), else ``default``."""
     if sources:
         for end in range(len(loc), 0, -1):
             found = sources.get(loc[:end])
             if found is not None:
+                return found
+        for path, found in sources.items():
+            if loc and path[: len(loc)] == loc:
                 return found
     return default
 
@@ -212,7 +235,7 @@ def load_config(
         data.update(load_yaml(path))
         source = str(path)
     sources: Sources = {}
-    apply_env_overrides(data, environ, sources=sources)
+    apply_env_overrides(data, environ, sources=sources, sections=model.model_fields.keys())
     apply_overrides(data, overrides, sources=sources)
     try:
         return model.model_validate(data)

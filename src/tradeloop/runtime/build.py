@@ -221,10 +221,17 @@ def strategy_class(entry: StrategyEntry) -> tuple[type[Strategy], type[StrategyC
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise ConfigError(f"strategies: cannot import {module_name!r}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - the user's module failed while importing
+        raise ConfigError(f"strategies: importing {module_name!r} failed: {_failure(exc)}") from None
     cls = getattr(module, class_name, None)
     if not (inspect.isclass(cls) and issubclass(cls, Strategy)):
         raise ConfigError(f"strategies: {path!r} is not a Strategy subclass")
-    hints = get_type_hints(cls.__init__)
+    try:
+        hints = get_type_hints(cls.__init__)
+    except Exception as exc:  # noqa: BLE001 - an annotation that names nothing importable
+        raise ConfigError(
+            f"strategies: {path}.__init__ has annotations that do not resolve: {_failure(exc)}"
+        ) from None
     config_cls = hints.get("config", StrategyConfig)
     # ``config: MyConfig | None = None`` (the base class's own signature) means ``MyConfig``.
     members = [arg for arg in get_args(config_cls) if arg is not type(None)]
@@ -247,7 +254,25 @@ def strategy_config(entry: StrategyEntry) -> StrategyConfig:
 def load_strategy(entry: StrategyEntry) -> Strategy:
     """Import ``package.module:ClassName`` and build it with its validated config."""
     cls, _ = strategy_class(entry)
-    return cls(strategy_config(entry))
+    config = strategy_config(entry)
+    try:
+        return cls(config)
+    except Exception as exc:  # noqa: BLE001 - the user's constructor refused its settings or failed
+        raise ConfigError(f"strategies: {entry.class_path} could not be built: {_failure(exc)}") from None
+
+
+def _failure(exc: BaseException) -> str:
+    """``Type: message (file:line)``, the line being where in the user's code it was raised."""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f"{type(exc).__name__}: {exc.msg} ({exc.filename}:{exc.lineno})"
+    where = ""
+    tb = exc.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if not filename.startswith("<"):  # not importlib's frozen frames, not eval'd text
+            where = f" ({filename}:{tb.tb_lineno})"
+        tb = tb.tb_next
+    return f"{type(exc).__name__}: {exc}{where}"
 
 
 def venue_config(settings: VenueSettings) -> SimulatedVenueConfig:

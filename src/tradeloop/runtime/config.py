@@ -71,10 +71,11 @@ class SyntheticConfig(_Frozen):
     """A seeded random walk of bars."""
 
     count: int = Field(100_000, ge=1)
-    seed: int = 1
+    seed: int = Field(1, ge=0)
     start_price: Decimal = Field(Decimal(100), gt=0)
     volatility: float = Field(0.001, gt=0, lt=1)
-    drift: float = 0.0
+    # The log price's move per bar: beyond +-0.1 a bar, prices leave any market's range fast.
+    drift: float = Field(0.0, ge=-0.1, le=0.1, allow_inf_nan=False)
     start: str = "2024-01-02T00:00:00Z"
 
 
@@ -121,7 +122,7 @@ class VenueSettings(_Frozen):
     slippage_ticks: int = Field(0, ge=0)
     maker_fee: Decimal | None = Field(None, gt=-1, lt=1)
     taker_fee: Decimal | None = Field(None, gt=-1, lt=1)
-    seed: int = 0
+    seed: int = Field(0, ge=0)
 
 
 class StrategyEntry(_Frozen):
@@ -153,7 +154,7 @@ class ReportConfig(_Frozen):
 
 class RunConfig(_Frozen):
     name: str = "backtest"
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     output_dir: Path = Path("output")
 
 

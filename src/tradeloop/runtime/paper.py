@@ -166,6 +166,7 @@ class PaperNode:
         self.reloader: ConfigReloader[PaperConfig] | None = None
         self._stop = asyncio.Event()
         self._stopped_by = "end of data"
+        self._previous_store: list[tuple[Path, Path]] = []  # (moved aside, original) until started
         self._signals = 0
         self._delivered = 0
         self._lag_since: float | None = None
@@ -260,6 +261,7 @@ class PaperNode:
             await self._start_observability(kernel)
             orchestrator = self._orchestrator(kernel, data)
             await orchestrator.start()
+            self._drop_previous_store()  # the new session is under way: the old one goes
             tasks.append(self._background(kernel, self._housekeeping(kernel, log), "housekeeping"))
             if remote and cfg.node.watch_config and self._path is not None:
                 # A live change is not yet part of the store a recovery re-runs, so a rebuild
@@ -295,6 +297,7 @@ class PaperNode:
                 self.link.close()  # what it holds is committed item by item
             if log is not None:
                 log.close()  # last: it may raise (a writer that died)
+            self._restore_previous_store()  # only if the session never started
         if self._failure is not None:
             name, exc = self._failure
             raise TradeloopError(f"paper node: its {name} failed: {type(exc).__name__}: {exc}") from exc
@@ -342,9 +345,10 @@ class PaperNode:
         if settings.backend == "sqlite":
             settings = settings.model_copy(update={"path": path})
             # A session starts a new store (until crash recovery continues one): the same seed
-            # mints the same ids, which an old store would take as duplicates.
-            for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-                stale.unlink(missing_ok=True)
+            # mints the same ids, which an old store would take as duplicates. The old one is
+            # moved aside, and put back if this session fails to start (a bad config loses
+            # nothing); it is deleted once the session is under way.
+            self._move_previous_store(path)
         store = open_store(settings, path)
         if store.last_seq():
             store.close()
@@ -355,6 +359,33 @@ class PaperNode:
         assert self.kernel is not None
         self.kernel.bus.add_recorder(recorder.record)
         return recorder
+
+    @staticmethod
+    def _store_files(path: Path) -> list[Path]:
+        return [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
+
+    def _move_previous_store(self, path: Path) -> None:
+        aside = path.with_name(path.name + ".previous")
+        for old, new in zip(self._store_files(path), self._store_files(aside), strict=True):
+            new.unlink(missing_ok=True)  # a leftover of a run that could not put it back
+            if old.exists():
+                old.replace(new)
+                self._previous_store.append((new, old))
+
+    def _drop_previous_store(self) -> None:
+        for aside, _ in self._previous_store:
+            aside.unlink(missing_ok=True)
+        self._previous_store.clear()
+
+    def _restore_previous_store(self) -> None:
+        if not self._previous_store:
+            return
+        path = self._previous_store[0][1]
+        for stale in self._store_files(path):
+            stale.unlink(missing_ok=True)  # the failed session's few records
+        for aside, original in self._previous_store:
+            aside.replace(original)
+        self._previous_store.clear()
 
     def _open_link(self, kernel: Kernel, clock: SimulatedClock, venue: str) -> VenueLink:
         """Remote mode: the link to the venue server, over the node's SQLite store (kept: it is

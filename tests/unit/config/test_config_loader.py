@@ -83,6 +83,21 @@ def test_a_top_level_that_is_not_a_mapping_is_refused(tmp_path: Path, text: str,
         load_yaml(path)
 
 
+def test_a_utf16_file_with_its_byte_order_mark_loads(tmp_path: Path) -> None:
+    path = tmp_path / "windows.yaml"
+    path.write_bytes("name: caf\u00e9\n".encode("utf-16"))  # what PowerShell's ">" writes
+    assert load_yaml(path) == {"name": "caf\u00e9"}
+
+
+def test_a_file_that_is_not_utf8_names_the_line_and_says_what_to_do(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("name: ok\ncity: caf\u00e9\n".encode("latin-1"))
+    with pytest.raises(
+        ConfigError, match=r"latin1\.yaml: not a UTF-8 text file \(byte 19, line 2\); save it"
+    ):
+        load_yaml(path)
+
+
 def test_an_empty_file_is_an_empty_mapping(tmp_path: Path) -> None:
     assert load_yaml(write(tmp_path, "# only a comment\n")) == {}
     assert load_config(Settings, write(tmp_path, "", "empty.yaml")) == Settings()
@@ -138,6 +153,21 @@ def test_environment_variables_set_nested_keys_with_double_underscores(tmp_path:
     assert settings == Settings(
         name="file", ratio=Decimal("0.25"), enabled=True, inner=Inner(level=3, names=["a", "b"])
     )
+
+
+def test_a_variable_without_nesting_that_names_no_key_is_another_tools_and_is_left_alone(
+    tmp_path: Path,
+) -> None:
+    # The project's own tools read TRADELOOP_SOAK_SECONDS, TRADELOOP_TEST_PG_DSN and the like.
+    environ = {
+        "TRADELOOP_SOAK_SECONDS": "60",
+        "TRADELOOP_TEST_PG_DSN": "postgresql://x",
+        "TRADELOOP_NAME": "env",
+    }
+    assert load_config(Settings, write(tmp_path, "name: file\n"), environ=environ).name == "env"
+    # A nested one is always meant as config, so a misspelt section is still reported.
+    with pytest.raises(ConfigError, match="environment TRADELOOP_INNR__LEVEL: innr: unknown key"):
+        load_config(Settings, write(tmp_path, "name: file\n"), environ={"TRADELOOP_INNR__LEVEL": "1"})
 
 
 def test_the_process_environment_is_read_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

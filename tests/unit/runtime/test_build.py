@@ -145,6 +145,38 @@ def test_a_strategy_whose_config_is_not_a_strategy_config_is_refused(
         load_strategy(entry(f"{name}:Odd"))
 
 
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            "raise RuntimeError('no licence key')\n",
+            r"importing '\w+' failed: RuntimeError: no licence key \(.*\.py:1\)",
+        ),
+        ("def broken(:\n", r"importing '\w+' failed: SyntaxError: .*\.py:1\)"),
+        (
+            "from tradeloop.strategy import Strategy\n"
+            "class S(Strategy):\n"
+            "    def __init__(self, config: 'Missing') -> None:\n"
+            "        super().__init__(config)\n",
+            r"S\.__init__ has annotations that do not resolve: NameError: .*Missing",
+        ),
+        (
+            "from tradeloop.strategy import Strategy\n"
+            "class S(Strategy):\n"
+            "    def __init__(self, config=None) -> None:\n"
+            "        raise ValueError('fast must be below slow')\n",
+            r"S could not be built: ValueError: fast must be below slow \(.*\.py:4\)",
+        ),
+    ],
+)
+def test_a_strategy_module_or_constructor_that_fails_is_a_config_error_naming_where(
+    user_module: Callable[[str], str], source: str, message: str
+) -> None:
+    name = user_module(source)
+    with pytest.raises(ConfigError, match=message):
+        load_strategy(entry(f"{name}:S"))
+
+
 # -- data sources ----------------------------------------------------------------------------
 
 

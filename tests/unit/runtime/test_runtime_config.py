@@ -87,6 +87,26 @@ def test_venue_limits_are_checked() -> None:
     ]
 
 
+def test_seeds_must_be_non_negative_and_the_synthetic_drift_sane() -> None:
+    lines = errors_of(
+        {
+            "strategies": STRATEGIES,
+            "run": {"seed": -1},
+            "venue": {"seed": -2},
+            "data": {"source": "synthetic", "synthetic": {"seed": -5, "drift": 5}},
+        }
+    )
+    assert sorted(line.split(":")[1].strip() for line in lines) == [
+        "data.synthetic.drift",
+        "data.synthetic.seed",
+        "run.seed",
+        "venue.seed",
+    ]
+    assert errors_of({"strategies": STRATEGIES, "data": {"synthetic": {"drift": float("nan")}}}) == [
+        "cfg: data.synthetic.drift: Input should be a finite number"
+    ]
+
+
 def test_the_sample_config_is_a_valid_config() -> None:
     cfg = BacktestConfig.model_validate(yaml.safe_load(SAMPLE_CONFIG))
     assert cfg.run.name == "es-crossover"
