@@ -21,6 +21,7 @@ from tradeloop.runtime.build import build_engine
 from tradeloop.runtime.config import BacktestConfig
 from tradeloop.runtime.replay import record_into
 from tradeloop.store import SqliteEventStore, archive_before
+from tradeloop.testkit.store_files import overwrite_stored_payload
 
 CONFIG = """\
 run: {name: events-cli, seed: 4}
@@ -178,6 +179,27 @@ def test_events_export_to_json_lines_decodes_every_field(recorded: Recorded, tmp
     assert message["commission"] == str(fill.commission)
     assert message["order_side"] == fill.order_side.value
     assert message["trade_id"] == fill.trade_id
+
+
+@pytest.mark.parametrize("name", ["out.jsonl", "out.parquet"])
+def test_an_export_that_fails_half_way_leaves_an_existing_file_as_it_was(
+    recorded: Recorded, tmp_path: Path, name: str
+) -> None:
+    store = tmp_path / "damaged.sqlite"
+    with sqlite3.connect(recorded.store) as src, sqlite3.connect(store) as dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
+    overwrite_stored_payload(store, recorded.records // 2, b"\x93garbage")
+    out = tmp_path / name
+    out.write_text('{"keep": "me"}\n', encoding="utf-8")
+
+    result = invoke("events", store, "--export", out)
+
+    assert result.exit_code == 2
+    assert "checksum" in result.stderr
+    assert out.read_text(encoding="utf-8") == '{"keep": "me"}\n'
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["damaged.sqlite", name])
 
 
 def test_events_export_to_parquet_has_the_record_columns_and_the_message_as_json(

@@ -38,6 +38,20 @@ class ReportPaths:
     statistics_json: Path
     report_html: Path
 
+    @classmethod
+    def in_folder(cls, folder: Path) -> ReportPaths:
+        """Where a report written into ``folder`` goes."""
+        return cls(
+            folder=folder,
+            trades_csv=folder / "trades.csv",
+            equity_csv=folder / "equity.csv",
+            statistics_json=folder / "statistics.json",
+            report_html=folder / "report.html",
+        )
+
+    def files(self) -> tuple[Path, ...]:
+        return (self.trades_csv, self.equity_csv, self.statistics_json, self.report_html)
+
 
 def write_report(
     folder: Path,
@@ -71,13 +85,7 @@ def write_report(
     """
     check_time_order(equity)
     folder.mkdir(parents=True, exist_ok=True)
-    paths = ReportPaths(
-        folder=folder,
-        trades_csv=folder / "trades.csv",
-        equity_csv=folder / "equity.csv",
-        statistics_json=folder / "statistics.json",
-        report_html=folder / "report.html",
-    )
+    paths = ReportPaths.in_folder(folder)
     _atomic(paths.trades_csv, lambda tmp: write_trades_csv(tmp, trades))
     _atomic(paths.equity_csv, lambda tmp: write_equity_csv(tmp, equity))
     document = {"run": run_info_dict(info), "statistics": stats.as_dict()}

@@ -14,6 +14,7 @@ at another SQLite file - a backtest's ``events.sqlite`` log, say - changes nothi
 from __future__ import annotations
 
 import difflib
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -270,10 +271,20 @@ def export_records(records: Iterator[StoredEvent], path: Path) -> int:
     returns how many were written."""
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson"):
-        return _export_jsonl(records, path)
-    if suffix == ".parquet":
-        return _export_parquet(records, path)
-    raise TradeloopError(f"--export: {path.name}: give a .jsonl or .parquet file name")
+        write = _export_jsonl
+    elif suffix == ".parquet":
+        write = _export_parquet
+    else:
+        raise TradeloopError(f"--export: {path.name}: give a .jsonl or .parquet file name")
+    # Written beside the target and moved over it only when complete: a read that fails half
+    # way (a damaged record) leaves an existing file as it was, and no partial export.
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        count = write(records, partial)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return count
 
 
 def _export_jsonl(records: Iterator[StoredEvent], path: Path) -> int:

@@ -337,8 +337,19 @@ def run_backtest(
     """Run the configured backtest; write the event log and the report into the output folder."""
     started = time.perf_counter()
     folder = output_dir if output_dir is not None else cfg.run.output_dir / cfg.run.name
-    folder.mkdir(parents=True, exist_ok=True)
     final_log = folder / "events.sqlite"
+    if cfg.data.path is not None:
+        # The outputs must never replace the run's own input (a data file named trades.csv in
+        # the output folder): refused before anything is written.
+        outputs = (final_log, *ReportPaths.in_folder(folder).files())
+        data_path = cfg.data.path.resolve()
+        clash = next((out for out in outputs if out.resolve() == data_path), None)
+        if clash is not None:
+            raise ConfigError(
+                f"run.output_dir: the run would write {clash} over its input data (data.path); "
+                "choose another output folder"
+            )
+    folder.mkdir(parents=True, exist_ok=True)
     # Write the new log beside the old one and replace it only when the run succeeded: a run
     # that fails (say, on an invalid strategy setting) leaves the previous run's files intact.
     log_path = folder / f".events-{os.getpid()}.sqlite.partial" if cfg.log.enabled else None

@@ -238,6 +238,21 @@ def test_a_csv_of_trades_is_loaded_and_aggregated_into_the_strategy_bars(tmp_pat
     assert content_hash(log) == result.event_log_hash
 
 
+def test_a_run_whose_outputs_would_overwrite_its_input_data_is_refused(tmp_path: Path) -> None:
+    csv = tmp_path / "trades.csv"  # the name of the report's trades file
+    write_trades_csv(csv, 300)
+    before = csv.read_bytes()
+    data = {"source": "csv", "kind": "trades", "path": str(csv), "instrument": TEST_INSTRUMENT}
+    cfg = base_config({**data, "timestamp_unit": "s"}, tmp_path)
+
+    with pytest.raises(
+        ConfigError, match=r"run\.output_dir: the run would write .*trades\.csv over its input"
+    ):
+        run_backtest(cfg, output_dir=tmp_path)
+    assert csv.read_bytes() == before
+    assert not (tmp_path / "events.sqlite").exists()
+
+
 def test_a_parquet_file_of_bars_feeds_the_strategy_directly(tmp_path: Path) -> None:
     path = tmp_path / "bars.parquet"
     n = 400
