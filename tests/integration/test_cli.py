@@ -199,6 +199,13 @@ def test_an_unimportable_strategy_is_one_clear_line(tmp_path: Path) -> None:
     assert_clean_failure(result, "strategies: cannot import 'no_such_pkg.mod'")
 
 
+def test_an_error_message_prints_user_text_as_written(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    result = invoke("backtest", str(config), "-q", "--set", "strategies.0.class=:X:")
+    assert ":X:" in result.stderr  # not turned into an emoji
+    assert result.exit_code == 2
+
+
 # -- other commands --------------------------------------------------------------------------
 
 

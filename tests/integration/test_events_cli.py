@@ -147,6 +147,7 @@ def test_events_of_one_order_and_of_one_position(recorded: Recorded) -> None:
     position = record_lines(invoke("events", recorded.store, "--position", recorded.position_id))
     kinds = [line[2] for line in position]
     assert (kinds[0], kinds[-1]) == ("PositionOpened", "PositionClosed")
+    assert record_lines(invoke("events", recorded.store, "--position", "")) == []  # a filter, not "all"
 
 
 def test_events_in_a_time_range_and_of_several_types(recorded: Recorded) -> None:

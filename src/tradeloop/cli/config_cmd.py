@@ -27,8 +27,8 @@ config_app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-_out = Console()
-_err = Console(stderr=True)
+_out = Console(emoji=False)  # user text such as ":x:" is printed as written
+_err = Console(stderr=True, emoji=False)
 
 ConfigArg = Annotated[Path, typer.Argument(help="The node's YAML config file.")]
 SnapshotsOpt = Annotated[

@@ -47,8 +47,8 @@ __all__ = [
     "summary",
 ]
 
-_out = Console()
-_err = Console(stderr=True)
+_out = Console(emoji=False)  # user text such as ":x:" is printed as written
+_err = Console(stderr=True, emoji=False)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _BASE_FIELDS = frozenset({"ts_event", "ts_init", "id", "correlation_id", "causation_id"})
 _SUMMARY_WIDTH = 110
@@ -386,7 +386,13 @@ def events(
         types = check_types(type_) if type_ else None
         if export is not None and export.suffix.lower() not in (".jsonl", ".ndjson", ".parquet"):
             raise TradeloopError(f"--export: {export.name}: give a .jsonl or .parquet file name")
-        stream = f"order-{order}" if order is not None else f"position-{position}" if position else None
+        stream = (
+            f"order-{order}"
+            if order is not None
+            else f"position-{position}"
+            if position is not None
+            else None
+        )
         where = ReadFilter(
             from_ts=from_ts, to_ts=to_ts, types=types, stream_id=stream, correlation_id=correlation
         )

@@ -43,8 +43,8 @@ app = typer.Typer(
 app.add_typer(config_app)
 app.add_typer(events_app)
 app.add_typer(replay_app)
-console = Console()
-err = Console(stderr=True)
+console = Console(emoji=False)  # user text such as ":x:" is printed as written
+err = Console(stderr=True, emoji=False)
 
 
 def _fail(message: str) -> typer.Exit:

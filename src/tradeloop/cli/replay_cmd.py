@@ -31,8 +31,8 @@ from tradeloop.store.port import EventStore
 
 __all__ = ["replay_app"]
 
-_out = Console()
-_err = Console(stderr=True)
+_out = Console(emoji=False)  # user text such as ":x:" is printed as written
+_err = Console(stderr=True, emoji=False)
 
 
 class _DefaultRunGroup(TyperGroup):
