@@ -41,16 +41,27 @@ class _StrictLoader(yaml.SafeLoader):
     silently, dropping the first block's settings)."""
 
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 def _unique_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: set[Any] = set()
+    seen: dict[Any, Any] = {}
     for key_node, _ in node.value:
+        mark = key_node.start_mark
+        if key_node.tag == _MERGE_TAG:
+            continue  # "<<: *base": merged keys may be overridden here, that is its purpose
+        if not isinstance(key_node, yaml.ScalarNode):
+            raise yaml.constructor.ConstructorError(
+                None, None, f"a key must be a plain name, not a list or mapping (line {mark.line + 1})", mark
+            )
         key = loader.construct_object(key_node)
         if key in seen:
-            mark = key_node.start_mark
+            first = seen[key]
+            same = "" if repr(first) == repr(key) else f" (the same key as {first!r})"  # 1 and true
             raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r} (line {mark.line + 1})", mark
+                None, None, f"duplicate key {key!r}{same} (line {mark.line + 1})", mark
             )
-        seen.add(key)
+        seen[key] = key
     return loader.construct_mapping(node)
 
 
@@ -65,6 +76,16 @@ def _fresh(value: Any) -> Any:
     if isinstance(value, list):
         return [_fresh(v) for v in value]
     return value
+
+
+def _merge(below: dict[str, Any], above: Mapping[str, Any]) -> None:
+    """Lay ``above`` over ``below`` key by key: mappings merge, anything else replaces."""
+    for key, value in above.items():
+        under = below.get(key)
+        if isinstance(under, dict) and isinstance(value, dict):
+            _merge(under, value)
+        else:
+            below[key] = value
 
 
 def load_yaml(path: Path | str) -> dict[str, Any]:
@@ -94,7 +115,10 @@ def load_yaml(path: Path | str) -> dict[str, Any]:
         raise ConfigError(f"{p}: invalid YAML{where}: {problem}") from None
     if data is None:
         return {}
-    data = _fresh(data)
+    try:
+        data = _fresh(data)
+    except RecursionError:
+        raise ConfigError(f"{p}: a YAML anchor refers to itself (&name inside its own *name)") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{p}: the top level must be a mapping of keys, got {type(data).__name__}")
     return data
@@ -112,7 +136,7 @@ def _set_path(data: dict[str, Any], path: list[str], value: Any, source: str) ->
     for i, key in enumerate(path):
         last = i == len(path) - 1
         if isinstance(node, list):
-            if not key.isdigit() or int(key) >= len(node):
+            if not (key.isascii() and key.isdigit()) or int(key) >= len(node):
                 raise ConfigError(f"{source}: {'.'.join(path[: i + 1])}: no list item {key}")
             if last:
                 node[int(key)] = value
@@ -232,7 +256,7 @@ def load_config(
     data: dict[str, Any] = _fresh(dict(base or {}))
     source = "defaults"
     if path is not None:
-        data.update(load_yaml(path))
+        _merge(data, load_yaml(path))
         source = str(path)
     sources: Sources = {}
     apply_env_overrides(data, environ, sources=sources, sections=model.model_fields.keys())

@@ -275,6 +275,36 @@ def test_a_base_mapping_sits_below_the_file(tmp_path: Path) -> None:
     assert (settings.name, settings.enabled) == ("file", True)
 
 
+def test_a_base_mapping_merges_with_the_file_key_by_key(tmp_path: Path) -> None:
+    settings = load_config(
+        Settings, write(tmp_path, "inner: {names: [x]}\n"), base={"inner": {"level": 7}}, environ={}
+    )
+    assert settings.inner == Inner(level=7, names=["x"])
+
+
+def test_yaml_merge_keys_work_and_a_merged_key_may_be_overridden(tmp_path: Path) -> None:
+    text = "defaults: &d {level: 3, names: [a]}\ninner:\n  <<: *d\n  level: 5\n"
+    assert load_yaml(write(tmp_path, text))["inner"] == {"level": 5, "names": ["a"]}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("? [a, b]\n: 1\n", "a key must be a plain name"),
+        ("run: &a [*a]\n", "a YAML anchor refers to itself"),
+        ("{1: a, true: b}\n", r"duplicate key True \(the same key as 1\)"),
+    ],
+)
+def test_odd_yaml_is_a_clear_error_not_a_traceback(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_yaml(write(tmp_path, text))
+
+
+def test_a_list_index_must_be_ascii_digits() -> None:
+    with pytest.raises(ConfigError, match="items\\.\u00b2: no list item"):
+        apply_overrides({"items": [{}]}, ["items.\u00b2.level=3"])
+
+
 def test_a_bad_value_from_the_environment_names_the_variable_not_the_file(tmp_path: Path) -> None:
     path = write(tmp_path, STRATEGY + "run:\n  seed: 1\n")
     with pytest.raises(ConfigError) as info:
