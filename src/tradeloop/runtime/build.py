@@ -132,7 +132,8 @@ def make_instrument(cfg: InstrumentConfig) -> Instrument:
     expiry = None if cfg.expiry is None else _parse_time(cfg.expiry, "data.instrument.expiry")
     try:
         if cfg.type == "equity":
-            return Equity(cfg.id, currency=cfg.currency, lot=str(cfg.lot or 1), **extra, **fees)
+            lot_text = "1" if cfg.lot is None else str(cfg.lot)
+            return Equity(cfg.id, currency=cfg.currency, lot=lot_text, **extra, **fees)
         if cfg.type == "crypto_spot":
             lot = {"lot": str(cfg.lot)} if cfg.lot is not None else {}
             return CryptoSpot(cfg.id, quote_currency=cfg.currency, **extra, **lot, **fees)

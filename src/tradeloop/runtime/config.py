@@ -6,6 +6,7 @@ Load it with :func:`tradeloop.config.load_config` (YAML, ``TRADELOOP_`` environm
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -66,6 +67,29 @@ class InstrumentConfig(_Frozen):
             raise ValueError(f"unknown currency {value!r}; known: {', '.join(sorted(CURRENCY_PRECISION))}")
         return value
 
+    @field_validator("expiry", mode="before")
+    @classmethod
+    def _expiry_text(cls, value: Any) -> Any:
+        return _iso_text(value)
+
+    @model_validator(mode="after")
+    def _settings_of_its_type(self) -> InstrumentConfig:
+        # Refused rather than ignored: a setting the instrument type has no use for is a mistake.
+        if self.lot is not None and self.type in ("future", "event_contract"):
+            raise ValueError(f"lot applies to equity, crypto_spot and fx, not to {self.type}")
+        if self.multiplier != 1 and self.type != "future":
+            raise ValueError(f"multiplier applies to future only, not to {self.type}")
+        return self
+
+
+def _iso_text(value: Any) -> Any:
+    """YAML reads an unquoted ``2024-01-02T00:00:00Z`` as a datetime: take it back as text."""
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
 
 class SyntheticConfig(_Frozen):
     """A seeded random walk of bars."""
@@ -77,6 +101,11 @@ class SyntheticConfig(_Frozen):
     # The log price's move per bar: beyond +-0.1 a bar, prices leave any market's range fast.
     drift: float = Field(0.0, ge=-0.1, le=0.1, allow_inf_nan=False)
     start: str = "2024-01-02T00:00:00Z"
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _start_text(cls, value: Any) -> Any:
+        return _iso_text(value)
 
 
 class DataConfig(_Frozen):

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import pytest
 
+from tradeloop.core.errors import ConfigError
 from tradeloop.model.data import QuoteTick, TradeTick
 from tradeloop.model.enums import OrderSide
 from tradeloop.model.instruments import (
@@ -227,6 +228,8 @@ def test_an_equity_config_honours_its_lot(tmp_path: Path) -> None:
     round_lot = loaded_instrument(tmp_path, {"id": "ABC.SIM", "type": "equity", "lot": "100"})
     assert round_lot == Equity("ABC.SIM", lot="100")
     assert loaded_instrument(tmp_path, {"id": "ABC.SIM"}) == Equity("ABC.SIM")
+    with pytest.raises(ConfigError, match=r"data\.instrument: ABC\.SIM: increments must be positive"):
+        loaded_instrument(tmp_path, {"id": "ABC.SIM", "lot": "0"})  # not silently 1
 
 
 # -- quotes ----------------------------------------------------------------------------------

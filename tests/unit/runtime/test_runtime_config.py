@@ -65,6 +65,8 @@ def test_data_settings_are_checked_together(data: dict[str, Any], message: str) 
         ({"id": "A.SIM", "currency": "XXX"}, "data.instrument.currency", "unknown currency 'XXX'"),
         ({"id": "A.SIM", "multiplier": 0}, "data.instrument.multiplier", "greater than or equal to 1"),
         ({"id": "A.SIM", "type": "bond"}, "data.instrument.type", "Input should be"),
+        ({"id": "ES.CME", "type": "future", "lot": 2}, "data.instrument", "lot applies to equity"),
+        ({"id": "A.SIM", "multiplier": 5}, "data.instrument", "multiplier applies to future only"),
     ],
 )
 def test_instrument_settings_name_the_bad_key(instrument: dict[str, Any], key: str, message: str) -> None:
@@ -105,6 +107,17 @@ def test_seeds_must_be_non_negative_and_the_synthetic_drift_sane() -> None:
     assert errors_of({"strategies": STRATEGIES, "data": {"synthetic": {"drift": float("nan")}}}) == [
         "cfg: data.synthetic.drift: Input should be a finite number"
     ]
+
+
+def test_unquoted_yaml_times_are_read_as_the_times_they_are() -> None:
+    text = (
+        "data:\n  synthetic: {start: 2024-03-04T05:06:07Z}\n"
+        "  instrument: {id: ES.CME, type: future, expiry: 2024-06-21T13:30:00Z}\n"
+    )
+    cfg = BacktestConfig.model_validate({"strategies": STRATEGIES, **yaml.safe_load(text)})
+    assert cfg.data.synthetic.start == "2024-03-04T05:06:07Z"
+    assert cfg.data.instrument is not None
+    assert cfg.data.instrument.expiry == "2024-06-21T13:30:00Z"
 
 
 def test_the_sample_config_is_a_valid_config() -> None:
