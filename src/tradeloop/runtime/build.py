@@ -365,6 +365,13 @@ def run_backtest(
     if log_path is not None:
         os.replace(log_path, final_log)
         result.event_log_path = final_log
+    # The folder holds one run: what this run does not write (a log, a report) must not be
+    # left from an earlier run beside what it does write.
+    stale = (() if cfg.log.enabled else (final_log,)) + (
+        () if cfg.report.enabled else ReportPaths.in_folder(folder).files()
+    )
+    for old in stale:
+        old.unlink(missing_ok=True)
     report = None
     if cfg.report.enabled:
         info = RunInfo(

@@ -378,3 +378,19 @@ def test_a_failed_rerun_keeps_the_previous_runs_event_log(tmp_path: Path) -> Non
         _run(midway, output_dir=out)
     assert content_hash(out / "events.sqlite") == digest
     assert not [p for p in out.iterdir() if p.name.endswith(".partial")]
+
+
+def test_a_rerun_into_the_same_folder_leaves_no_output_of_the_earlier_run(tmp_path: Path) -> None:
+    data = {
+        "source": "synthetic",
+        "instrument": TEST_INSTRUMENT,
+        "synthetic": {"count": 500, "seed": 11, "start_price": 100},
+    }
+    folder = tmp_path / "run"
+    run_backtest(base_config(data, tmp_path, report={"enabled": True}), output_dir=folder)
+    assert (folder / "events.sqlite").exists()
+    assert (folder / "report.html").exists()
+
+    run_backtest(base_config(data, tmp_path, log={"enabled": False}), output_dir=folder)
+
+    assert sorted(p.name for p in folder.iterdir()) == []  # neither the old log nor the old report
