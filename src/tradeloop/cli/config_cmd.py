@@ -12,12 +12,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
 from tradeloop.config.diff import changed_keys
+from tradeloop.config.loader import format_validation_error
 from tradeloop.config.snapshots import SnapshotStore
 from tradeloop.core.errors import ConfigError
+from tradeloop.runtime.config import PaperConfig
 
 __all__ = ["config_app"]
 
@@ -106,6 +109,14 @@ def rollback(
                     f"{store.folder}: only snapshot {latest.id} exists; nothing earlier to roll back to"
                 )
             to = ids[-2]
+        snapshot = store.get(to)
+        try:  # a snapshot file edited by hand (or of another program) is not written back
+            PaperConfig.model_validate(snapshot.config)
+        except ValidationError as exc:
+            raise ConfigError(
+                f"snapshot {snapshot.id} is not a valid config; {config} is left as it is:\n"
+                + format_validation_error(exc, str(snapshot.path))
+            ) from None
         restored = store.restore(to, config)
     except ConfigError as exc:
         raise _fail(str(exc)) from None

@@ -182,6 +182,20 @@ def test_rollback_fails_clearly_without_a_snapshot_to_restore(
     assert node_file.read_text(encoding="utf-8") == before
 
 
+def test_rollback_refuses_a_snapshot_that_is_not_a_valid_config_and_leaves_the_file(node_file: Path) -> None:
+    store = three_snapshots(node_file)
+    edited = store.get(2).path
+    edited.write_text(edited.read_text(encoding="utf-8").split("config:")[0] + "config: {a: 1}\n", "utf-8")
+    before = node_file.read_bytes()
+
+    result = invoke("config", "rollback", node_file)
+
+    assert result.exit_code == 2, result.output
+    assert "snapshot 2 is not a valid config" in result.stderr
+    assert "a: unknown key" in result.stderr
+    assert node_file.read_bytes() == before
+
+
 def test_rollback_needs_the_config_file(tmp_path: Path) -> None:
     missing = tmp_path / "nope.yaml"
     assert_fails(invoke("config", "rollback", missing), f"{missing}: config file not found")
