@@ -199,6 +199,12 @@ def test_an_unimportable_strategy_is_one_clear_line(tmp_path: Path) -> None:
     assert_clean_failure(result, "strategies: cannot import 'no_such_pkg.mod'")
 
 
+def test_a_bad_strategy_setting_names_the_entry_by_its_index(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    result = invoke("backtest", str(config), "-q", "--set", "strategies.0.config.fsat=3")
+    assert_clean_failure(result, "strategies.0 (MovingAverageCrossover).config: fsat: unknown key")
+
+
 def test_an_error_message_prints_user_text_as_written(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     result = invoke("backtest", str(config), "-q", "--set", "strategies.0.class=:X:")

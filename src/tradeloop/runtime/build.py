@@ -243,19 +243,24 @@ def strategy_class(entry: StrategyEntry) -> tuple[type[Strategy], type[StrategyC
     raise ConfigError(f"strategies: {path!r} must take a StrategyConfig subclass as its config")
 
 
-def strategy_config(entry: StrategyEntry) -> StrategyConfig:
-    """The entry's settings, validated by its strategy's config class."""
+def strategy_config(entry: StrategyEntry, index: int | None = None) -> StrategyConfig:
+    """The entry's settings, validated by its strategy's config class; errors name the entry
+    by its ``index`` in the config's list when it is given."""
     cls, config_cls = strategy_class(entry)
     try:
         return config_cls.model_validate(entry.config)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, f"strategies ({cls.__name__}).config")) from None
+        raise ConfigError(format_validation_error(exc, f"{_label(index)} ({cls.__name__}).config")) from None
 
 
-def load_strategy(entry: StrategyEntry) -> Strategy:
+def _label(index: int | None) -> str:
+    return "strategies" if index is None else f"strategies.{index}"
+
+
+def load_strategy(entry: StrategyEntry, index: int | None = None) -> Strategy:
     """Import ``package.module:ClassName`` and build it with its validated config."""
     cls, _ = strategy_class(entry)
-    config = strategy_config(entry)
+    config = strategy_config(entry, index)
     try:
         return cls(config)
     except Exception as exc:  # noqa: BLE001 - the user's constructor refused its settings or failed
@@ -321,13 +326,14 @@ def configure_kernel(kernel: Kernel, cfg: BacktestConfig, instrument: Instrument
     """Add the config's instrument, its venue and its strategies to a kernel (not yet built)."""
     kernel.add_instrument(instrument)
     kernel.add_venue(instrument.venue, venue_config(cfg.venue))
-    for entry in cfg.strategies:
-        strategy = load_strategy(entry)
+    for i, entry in enumerate(cfg.strategies):
+        strategy = load_strategy(entry, i)
         method = strategy.config.method
         if method is not None and method not in cfg.lifecycle.methods:
             known = ", ".join(sorted(cfg.lifecycle.methods)) or "none; add them under lifecycle.methods"
             raise ConfigError(
-                f"strategies ({entry.class_path}).config.method: unknown method {method!r} (known: {known})"
+                f"strategies.{i} ({entry.class_path}).config.method: "
+                f"unknown method {method!r} (known: {known})"
             )
         kernel.add_strategy(strategy)
 

@@ -707,7 +707,7 @@ class StrategiesApplier:
                     f"strategies.{i}: {type(strategy).__name__} cannot change its settings live; "
                     "restart the node"
                 )
-            staged.append((strategy, strategy_config(after), strategy.config))
+            staged.append((strategy, strategy_config(after, i), strategy.config))
         self._staged = staged
 
     def commit(self, old: PaperConfig, new: PaperConfig) -> None:
