@@ -205,6 +205,24 @@ def test_a_bad_strategy_setting_names_the_entry_by_its_index(tmp_path: Path) -> 
     assert_clean_failure(result, "strategies.0 (MovingAverageCrossover).config: fsat: unknown key")
 
 
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        (
+            "strategies.0.config.quantity=0.5",
+            "MovingAverageCrossover-001: config.quantity: 0.5 has more than 0",
+        ),
+        ("venue.slippage_ticks=100000000000000000000", "venue.slippage_ticks: Input should be less than"),
+        ("data.synthetic.start_price=0.0000000001", "data.synthetic.start_price: Decimal input should have"),
+    ],
+)
+def test_a_setting_out_of_range_is_named_before_the_run_starts(
+    tmp_path: Path, setting: str, message: str
+) -> None:
+    result = invoke("backtest", str(write_config(tmp_path)), "-q", "--set", setting)
+    assert_clean_failure(result, message)
+
+
 def test_an_error_message_prints_user_text_as_written(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     result = invoke("backtest", str(config), "-q", "--set", "strategies.0.class=:X:")

@@ -96,7 +96,7 @@ class SyntheticConfig(_Frozen):
 
     count: int = Field(100_000, ge=1)
     seed: int = Field(1, ge=0)
-    start_price: Decimal = Field(Decimal(100), gt=0)
+    start_price: Decimal = Field(Decimal(100), gt=0, decimal_places=9)
     volatility: float = Field(0.001, gt=0, lt=1)
     # The log price's move per bar: beyond +-0.1 a bar, prices leave any market's range fast.
     drift: float = Field(0.0, ge=-0.1, le=0.1, allow_inf_nan=False)
@@ -148,7 +148,7 @@ class VenueSettings(_Frozen):
     latency_ms: Decimal = Field(Decimal(0), ge=0)
     latency_jitter_ms: Decimal = Field(Decimal(0), ge=0)
     max_volume_participation: Decimal | None = Field(None, gt=0, le=1)
-    slippage_ticks: int = Field(0, ge=0)
+    slippage_ticks: int = Field(0, ge=0, le=1_000_000)
     maker_fee: Decimal | None = Field(None, gt=-1, lt=1)
     taker_fee: Decimal | None = Field(None, gt=-1, lt=1)
     seed: int = Field(0, ge=0)

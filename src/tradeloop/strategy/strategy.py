@@ -19,12 +19,13 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Protocol
 
 from tradeloop.core.bus import MessageBus
 from tradeloop.core.clock import Clock, TimeEvent
 from tradeloop.core.component import Component, ComponentState
-from tradeloop.core.errors import TradeloopError
+from tradeloop.core.errors import ConfigError, TradeloopError
 from tradeloop.core.ids import ClientOrderId, IdFactory, InstrumentId, StrategyId
 from tradeloop.core.message import Event
 from tradeloop.execution.engine import ExecutionEngine
@@ -155,6 +156,15 @@ class Strategy(Component):
             return self.context.instruments[InstrumentId(instrument_id)]
         except KeyError:
             raise TradeloopError(f"{self.id}: unknown instrument {instrument_id}") from None
+
+    def config_quantity(self, instrument: Instrument, key: str, value: Decimal) -> Quantity:
+        """The config setting ``key`` (``value``) as a quantity of ``instrument``: a value off
+        its lot grid is a :class:`ConfigError` naming the setting, raised at start, not at
+        the first order."""
+        try:
+            return instrument.make_qty(value)
+        except TradeloopError as exc:
+            raise ConfigError(f"{self.id}: config.{key}: {exc}") from None
 
     # -- subscriptions ---------------------------------------------------------------------
 

@@ -103,6 +103,20 @@ def test_an_invalid_strategy_config_names_the_class_and_the_key(config: dict[str
     assert message in text
 
 
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"k": "inf"}, "k: Input should be a finite number"),
+        ({"min_quantity": 10, "max_quantity": 5}, "min_quantity 10 is above max_quantity 5"),
+        ({"rsi_oversold": 70, "rsi_overbought": 30}, "rsi_oversold 70.0 must be below rsi_overbought 30.0"),
+    ],
+)
+def test_mean_reversion_settings_are_checked_together(config: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match="strategies \\(MeanReversion\\)\\.config: ") as info:
+        load_strategy(entry("tradeloop.strategy.samples:MeanReversion", instrument_id="ES.CME", **config))
+    assert message in str(info.value)
+
+
 def test_a_user_strategy_with_its_own_config_class_loads(user_module: Callable[[str], str]) -> None:
     name = user_module(
         "from tradeloop.strategy import Strategy, StrategyConfig\n"

@@ -47,7 +47,7 @@ class MovingAverageCrossover(Strategy):
 
     def on_start(self) -> None:
         instrument = self.instrument(self.cfg.instrument_id)
-        self._qty = instrument.make_qty(self.cfg.quantity)
+        self._qty = self.config_quantity(instrument, "quantity", self.cfg.quantity)
         self.subscribe_bars(instrument.id, self.cfg.bar_spec)
 
     def on_bar(self, bar: Bar) -> None:
@@ -82,7 +82,7 @@ class MovingAverageCrossover(Strategy):
             self.slow = SimpleMovingAverage(new.slow)
             self._above = None
         if self._qty is not None:
-            self._qty = self.instrument(new.instrument_id).make_qty(new.quantity)
+            self._qty = self.config_quantity(self.instrument(new.instrument_id), "quantity", new.quantity)
         self.cfg = new
 
     def on_reset(self) -> None:

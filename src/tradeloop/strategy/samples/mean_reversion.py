@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from tradeloop.indicators.bollinger import BollingerBands
 from tradeloop.indicators.rsi import RelativeStrengthIndex
@@ -21,7 +21,7 @@ class MeanReversionConfig(StrategyConfig):
     instrument_id: str
     bar_spec: str = "1-MINUTE"
     period: int = Field(20, ge=2)
-    k: float = Field(2.0, gt=0)
+    k: float = Field(2.0, gt=0, allow_inf_nan=False)
     rsi_period: int = Field(14, ge=2)
     rsi_oversold: float = Field(30.0, ge=0, le=100)
     rsi_overbought: float = Field(70.0, ge=0, le=100)
@@ -31,6 +31,16 @@ class MeanReversionConfig(StrategyConfig):
     kelly_fraction: Decimal = Field(Decimal("0.25"), gt=0, le=1)
     min_quantity: Decimal = Field(Decimal(1), gt=0)
     max_quantity: Decimal = Field(Decimal(10), gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MeanReversionConfig:
+        if self.min_quantity > self.max_quantity:
+            raise ValueError(f"min_quantity {self.min_quantity} is above max_quantity {self.max_quantity}")
+        if self.rsi_oversold >= self.rsi_overbought:
+            raise ValueError(
+                f"rsi_oversold {self.rsi_oversold} must be below rsi_overbought {self.rsi_overbought}"
+            )
+        return self
 
 
 class MeanReversion(Strategy):
@@ -51,8 +61,8 @@ class MeanReversion(Strategy):
             win_probability=self.cfg.win_probability,
             payoff_ratio=self.cfg.payoff_ratio,
             fraction=self.cfg.kelly_fraction,
-            min_quantity=instrument.make_qty(self.cfg.min_quantity),
-            max_quantity=instrument.make_qty(self.cfg.max_quantity),
+            min_quantity=self.config_quantity(instrument, "min_quantity", self.cfg.min_quantity),
+            max_quantity=self.config_quantity(instrument, "max_quantity", self.cfg.max_quantity),
         )
         self.subscribe_bars(instrument.id, self.cfg.bar_spec)
 
