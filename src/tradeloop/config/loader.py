@@ -201,13 +201,37 @@ def apply_env_overrides(
         rest = name[len(prefix) :]
         if sections is not None and "__" not in rest and rest.lower() not in sections:
             continue
-        path = [part.lower() for part in rest.split("__")]
-        if any(not part for part in path):
+        parts = rest.split("__")
+        if any(not part for part in parts):
             raise ConfigError(f"environment {name}: empty key segment")
+        path = _env_path(data, parts, name)
         _set_path(data, path, _parse_value(env[name]), f"environment {name}")
         if sources is not None:
             sources[tuple(path)] = f"environment {name}"
     return data
+
+
+def _env_path(data: dict[str, Any], parts: list[str], name: str) -> list[str]:
+    """Variable names are upper case by custom: each segment takes the spelling of the key
+    already there that matches it case-insensitively (``METHODS__TREND`` reaches a method
+    named ``Trend``), else lower case."""
+    path: list[str] = []
+    node: Any = data
+    for part in parts:
+        key = part.lower()
+        if isinstance(node, dict):
+            matches = [k for k in node if isinstance(k, str) and k.lower() == key]
+            if len(matches) > 1:
+                raise ConfigError(f"environment {name}: {part} matches several keys: {', '.join(matches)}")
+            if matches:
+                key = matches[0]
+            node = node.get(key)
+        elif isinstance(node, list) and key.isascii() and key.isdigit() and int(key) < len(node):
+            node = node[int(key)]
+        else:
+            node = None
+        path.append(key)
+    return path
 
 
 def _source_of(loc: tuple[str, ...], default: str, sources: Sources | None) -> str:

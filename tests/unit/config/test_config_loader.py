@@ -170,6 +170,15 @@ def test_a_variable_without_nesting_that_names_no_key_is_another_tools_and_is_le
         load_config(Settings, write(tmp_path, "name: file\n"), environ={"TRADELOOP_INNR__LEVEL": "1"})
 
 
+def test_an_environment_variable_reaches_a_mixed_case_key_that_is_there() -> None:
+    data = {"methods": {"Trend": {"stop": 1}}}
+    apply_env_overrides(data, {"TRADELOOP_METHODS__TREND__STOP": "2"})
+    assert data == {"methods": {"Trend": {"stop": 2}}}
+    both = {"methods": {"Trend": {}, "trend": {}}}
+    with pytest.raises(ConfigError, match="TREND matches several keys: Trend, trend"):
+        apply_env_overrides(both, {"TRADELOOP_METHODS__TREND__STOP": "2"})
+
+
 def test_the_process_environment_is_read_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRADELOOP_NAME", "from-env")
     assert load_config(Settings, write(tmp_path, "name: file\n")).name == "from-env"
