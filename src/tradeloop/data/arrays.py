@@ -9,7 +9,7 @@ built in one comprehension that only indexes into those.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, Final, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -28,11 +28,48 @@ ArrayLike = I64 | Sequence[int]
 T = TypeVar("T")
 
 
+_I64_MIN: Final = -(2**63)
+_I64_END: Final = 2**63
+"""One past the largest int64 (exact as a float, unlike the largest itself)."""
+
+
 def _column(values: ArrayLike, n: int | None, name: str) -> I64:
-    arr = np.asarray(values, dtype=np.int64)
+    """``values`` as int64, refusing what NumPy's cast would wrap, truncate or guess."""
+    arr = np.asarray(values)
+    if arr.dtype != np.int64:
+        arr = _to_int64(arr, name)
     if arr.ndim != 1 or (n is not None and arr.shape[0] != n):
         raise DataError(f"{name}: expected a 1-d array of {n} integers, got shape {arr.shape}")
     return arr
+
+
+def _is_integer(x: object) -> bool:
+    return isinstance(x, int | np.integer) and not isinstance(x, bool | np.bool_)
+
+
+def _to_int64(arr: npt.NDArray[Any], name: str) -> I64:
+    """``arr`` as int64 when every element is an integer that fits; else the first that is not."""
+    kind = arr.dtype.kind
+    if arr.size == 0 and kind in "iufb":
+        return np.zeros(arr.shape, np.int64)
+    if kind == "i":
+        return arr.astype(np.int64)
+    if kind == "u":
+        bad = arr > np.uint64(2**63 - 1)
+    elif kind == "f":
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isfinite(arr) | (arr != np.floor(arr)) | (arr < _I64_MIN) | (arr >= _I64_END)
+    elif kind == "O":
+        # Python integers too large for NumPy's own integer types (or a mix of types).
+        flat = [not (_is_integer(x) and _I64_MIN <= int(x) < _I64_END) for x in arr.reshape(-1).tolist()]
+        bad = np.asarray(flat, np.bool_).reshape(arr.shape)
+    else:
+        raise DataError(f"{name}: expected integers, got an array of {arr.dtype}")
+    if bad.any():
+        at = tuple(int(k) for k in np.argwhere(bad)[0])
+        where = at[0] if len(at) == 1 else at
+        raise DataError(f"{name}[{where}]: {arr.item(at)!r} is not an integer that fits int64")
+    return arr.astype(np.int64)
 
 
 def _interned(raws: I64, make: Callable[[int], T]) -> tuple[list[T], list[int]]:

@@ -35,13 +35,20 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from tradeloop.core.errors import DataError, ValueRangeError
 from tradeloop.data.arrays import quote_ticks_from_arrays, trade_ticks_from_arrays
-from tradeloop.data.columns import FileFormat, _detect_format
-from tradeloop.data.parsing import EPOCH_DIGITS, OK, EpochUnit, parse_timestamps
+from tradeloop.data.columns import FileFormat, Frame, _detect_format, cell_value, read_csv_columns
+from tradeloop.data.parsing import (
+    EPOCH_DIGITS,
+    OK,
+    OVERFLOW,
+    EpochUnit,
+    is_number_type,
+    is_time_type,
+    parse_timestamps,
+)
 from tradeloop.model.data import QuoteTick, TradeTick
 from tradeloop.model.enums import AggressorSide
 from tradeloop.model.instruments import Instrument
@@ -167,43 +174,51 @@ class ProbabilitySeries:
         return out
 
 
-def _read_columns(path: Path, fmt: FileFormat, names: tuple[str, str]) -> tuple[pa.ChunkedArray, ...]:
+def _read_columns(path: Path, fmt: FileFormat, names: tuple[str, str]) -> Frame:
+    if fmt == "csv":
+        # Text: timestamps are parsed by tradeloop's own rules, as for market data.
+        return read_csv_columns(path, names)
     try:
-        if fmt == "parquet":
-            available = pq.read_schema(path).names
-        else:
-            reader = pcsv.open_csv(path)
-            available = reader.schema.names
-            reader.close()
+        available = pq.read_schema(path).names
     except (pa.ArrowException, OSError) as exc:
         raise DataError(f"{path}: cannot read the {fmt} file: {exc}") from exc
     for name in names:
         if name not in available:
             raise DataError(f"{path}: no column {name!r}; columns are {available}")
     try:
-        if fmt == "parquet":
-            table = pq.read_table(path, columns=list(names))
-        else:
-            # Text first: timestamps are parsed by tradeloop's own rules, as for market data.
-            convert = pcsv.ConvertOptions(
-                column_types={name: pa.string() for name in names}, include_columns=list(names)
-            )
-            table = pcsv.read_csv(path, convert_options=convert)
+        table = pq.read_table(path, columns=list(names))
     except (pa.ArrowException, OSError) as exc:
         raise DataError(f"{path}: cannot read the {fmt} file: {exc}") from exc
-    return tuple(table.column(name) for name in names)
+    columns = {name: table.column(name) for name in names}
+    return Frame(str(path), columns, {name: name for name in names}, table.num_rows, None, [])
 
 
-def _floats(path: Path, column: str, col: pa.ChunkedArray) -> F64:
+def _floats(col: pa.ChunkedArray) -> tuple[F64, int | None]:
+    """The column as floats, and the index of the first cell that is not a number (if any).
+
+    Text is trimmed first, as the market-data loaders read ``" 0.6"`` as ``0.6``. Arrow's cast
+    fails for the whole column on one bad cell; the shortest failing prefix, found by
+    bisection, ends at the first one.
+    """
+    if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+        col = pc.utf8_trim_whitespace(col)
+
+    def floats(part: pa.ChunkedArray) -> F64:
+        return np.asarray(pc.cast(part, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+
     try:
-        return np.asarray(pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+        return floats(col), None
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        for row, cell in enumerate(col.to_pylist(), start=1):
-            try:
-                float(cell)
-            except (TypeError, ValueError):
-                raise DataError(f"{path}: row {row}: {column} {cell!r} is not a number") from None
-        raise DataError(f"{path}: column {column!r} cannot be read as numbers") from None
+        pass
+    good, bad = 0, len(col)  # the prefix of length ``good`` casts, the one of length ``bad`` not
+    while bad - good > 1:
+        mid = (good + bad) // 2
+        try:
+            floats(col.slice(0, mid))
+            good = mid
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            bad = mid
+    return np.full(len(col), np.nan), good
 
 
 def load_probabilities(
@@ -242,28 +257,56 @@ def load_probabilities(
     fmt = _detect_format(p, file_format)
     if not p.exists():
         raise DataError(f"{p}: no such file")
-    ts_col, prob_col = _read_columns(p, fmt, (timestamp_column, probability_column))
+    frame = _read_columns(p, fmt, (timestamp_column, probability_column))
+    ts_col = frame.columns[timestamp_column]
+    prob_col = frame.columns[probability_column]
     if epoch_unit is not None and epoch_unit not in EPOCH_DIGITS:
         raise DataError(f"{p}: epoch_unit {epoch_unit!r} is not one of {sorted(EPOCH_DIGITS)}")
+    for name, col, ok, what in (
+        (timestamp_column, ts_col, is_time_type, "timestamps"),
+        (probability_column, prob_col, is_number_type, "numbers"),
+    ):
+        if not ok(col.type):
+            raise DataError(f"{p}: column {name!r} has type {col.type}, which cannot hold {what}")
     t = ts_col.type
     if (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)) and epoch_unit is None:
         raise DataError(
             f"{p}: column {timestamp_column!r} holds numbers ({t}); give their epoch unit (s, ms, us or ns)"
         )
+
+    def row_of(index: int) -> int:
+        return index + 1 if frame.row_numbers is None else int(frame.row_numbers[index])
+
+    # The earliest row with a problem of its own wins; ordering is checked once all rows read.
+    problems = [
+        (row, f"line {text!r} does not have the header's number of fields") for row, text in frame.malformed
+    ]
     parsed = parse_timestamps(ts_col, tz=tz, epoch_unit=epoch_unit)
     bad = np.flatnonzero(parsed.status != OK)
     if bad.size:
-        row = int(bad[0])
-        hint = (
-            " (ISO-8601 expected; give epoch_unit for counts since the epoch)" if epoch_unit is None else ""
+        i = int(bad[0])
+        if parsed.status[i] == OVERFLOW:
+            hint = " (outside 1677-09-21..2262-04-11, int64 nanoseconds)"
+        elif pa.types.is_timestamp(t) or pa.types.is_date(t):
+            hint = f" (skipped or repeated by a clock change in {tz})"
+        elif epoch_unit is None:
+            hint = " (ISO-8601 expected; give epoch_unit for counts since the epoch)"
+        else:
+            hint = ""
+        problems.append(
+            (row_of(i), f"{timestamp_column} {cell_value(ts_col, i)!r} is not a valid timestamp{hint}")
         )
-        raise DataError(
-            f"{p}: row {row + 1}: {timestamp_column} {ts_col[row].as_py()!r} is not a valid timestamp{hint}"
+    values, unreadable = _floats(prob_col)
+    if unreadable is not None:
+        problems.append(
+            (row_of(unreadable), f"{probability_column} {prob_col[unreadable].as_py()!r} is not a number")
         )
-    values = _floats(p, probability_column, prob_col)
+    if problems:
+        row, message = min(problems, key=lambda problem: problem[0])
+        raise DataError(f"{p}: row {row}: {message}")
     problem = _series_problem(parsed.values, values)
     if problem is not None:
-        raise DataError(f"{p}: row {problem[0] + 1}: {problem[1]}")
+        raise DataError(f"{p}: row {row_of(problem[0])}: {problem[1]}")
     return ProbabilitySeries(parsed.values, values)
 
 

@@ -25,6 +25,9 @@ Conventions
   rows are kept when the choice is even), so one mistyped timestamp costs one row: a row
   dated after the rows that follow it "jumps ahead", one dated before the rows above it is
   "earlier than" them.
+* **Files**: CSV is UTF-8 text, plain or compressed as its name says (``.csv.gz``...). A
+  needed column whose name appears twice is an error, as is a file that is not UTF-8 text
+  (named by data row and column when only some values are not; in skip mode too).
 * ``on_error="raise"`` (default) raises :class:`~tradeloop.core.errors.DataError` for the
   earliest bad row; ``"skip"`` drops bad rows and counts them per reason in
   :attr:`LoadResult.skipped` (keys from :data:`~tradeloop.data.validation.SKIP_REASONS`).
@@ -42,7 +45,6 @@ from typing import Generic, Literal, TypeVar
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from tradeloop.core.errors import DataError
 from tradeloop.data import validation as v
@@ -78,6 +80,7 @@ I64 = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
 T = TypeVar("T")
 BarTimestamp = Literal["open", "close"]
+_NS_RANGE = "1677-09-21..2262-04-11 (int64 nanoseconds)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,12 +114,18 @@ def _check_on_error(path: str | os.PathLike[str], on_error: str) -> None:
         raise DataError(f"{path}: on_error must be 'raise' or 'skip', got {on_error!r}")
 
 
-def _round_to_increment(raws: I64, increment: int) -> I64:
-    """Round raw values half-to-even onto multiples of ``increment`` (vectorised)."""
+def _round_to_increment(raws: I64, increment: int) -> tuple[I64, Bools]:
+    """Round raw values half-to-even onto multiples of ``increment`` (vectorised).
+
+    Returns the rounded values and which of them do not fit int64 (their value is then 0):
+    near the ends of the range the nearest multiple can lie past them.
+    """
     q = np.floor_divide(raws, increment)
+    # Modulo 2**64 the remainder is exact even where q * increment itself wraps.
     twice = 2 * (raws - q * increment)
-    up = (twice > increment) | ((twice == increment) & (q % 2 == 1))
-    return np.asarray((q + up) * increment, dtype=np.int64)
+    steps = q + ((twice > increment) | ((twice == increment) & (q % 2 == 1)))
+    outside = (steps > MAX_RAW // increment) | (steps < -(2**63 // increment))
+    return np.asarray(np.where(outside, 0, steps) * increment, dtype=np.int64), outside
 
 
 def _round_decimal(value: Decimal, increment: int) -> int:
@@ -172,28 +181,43 @@ class _Reader:
             except (zoneinfo.ZoneInfoNotFoundError, ValueError):
                 raise DataError(f"{src}: unknown time zone {tz!r}") from None
         parsed = parse_timestamps(col, tz=tz, epoch_unit=epoch_unit)
+        status = parsed.status
         text = self.text(field)
         checks = self.checks
-        checks.flag(parsed.status == MISSING, v.MISSING, name, lambda i: f"empty or NaN ({text(i)!r})")
+        checks.flag(status == MISSING, v.MISSING, name, lambda i: f"empty or NaN ({text(i)!r})")
+        naive = not (pa.types.is_timestamp(t) and t.tz is not None) and epoch_unit is None
+        zone = f" as a time in {tz}" if naive and tz is not None and tz.upper() != "UTC" else ""
         if pa.types.is_timestamp(t) or pa.types.is_date(t):
-            ns = pa.timestamp("ns", tz=t.tz if pa.types.is_timestamp(t) else None)
 
             def describe(i: int) -> str:
-                # Only two things fail for a typed column; the cast tells which.
-                try:
-                    pc.cast(col.slice(i, 1), ns)
-                except pa.ArrowInvalid:
-                    return f"{text(i)} is outside 1677-09-21..2262-04-11 (int64 nanoseconds)"
+                # Only two things fail for a typed column; the status tells which.
+                if status[i] == OVERFLOW:
+                    return f"{text(i)} is outside {_NS_RANGE}{zone}"
                 return f"{text(i)} is skipped or repeated by a clock change in {tz}"
 
         else:
             hint = "" if epoch_unit else "; for epoch numbers pass epoch_unit"
+            unit = f" {epoch_unit} since the epoch" if epoch_unit else ""
 
             def describe(i: int) -> str:
+                if status[i] == OVERFLOW:
+                    return f"{text(i)!r}{unit} is outside {_NS_RANGE}{zone}"
                 return f"cannot read {text(i)!r} as a timestamp{hint if str(text(i)).isdigit() else ''}"
 
-        checks.flag(parsed.status != OK, v.INVALID_TIMESTAMP, name, describe)
+        checks.flag(status != OK, v.INVALID_TIMESTAMP, name, describe)
         return parsed.values
+
+    def shift_timestamps(self, ts: I64, by: int) -> I64:
+        """``ts + by`` (``by >= 0``); a row that would pass 2262-04-11 is ``invalid_timestamp``."""
+        late = ts > MAX_RAW - by
+        text = self.text("timestamp")
+        self.checks.flag(
+            late,
+            v.INVALID_TIMESTAMP,
+            self.frame.names["timestamp"],
+            lambda i: f"{text(i)} plus the bar interval ({by} ns) is outside {_NS_RANGE}",
+        )
+        return np.asarray(ts + np.where(late, 0, by), dtype=np.int64)
 
     def _numbers(self, field: str) -> ParsedColumn:
         col = self._column_type(field, is_number_type, "numbers")
@@ -216,17 +240,26 @@ class _Reader:
         inc = inst.price_increment.raw
         values = parsed.values
         status = parsed.status
+        name = self.frame.names[field]
+        text = self.text(field)
         if self.round_to_tick:
             ok = status == OK
-            values[ok] = _round_to_increment(values[ok], inc)
+            values[ok], outside = _round_to_increment(values[ok], inc)
+            rounded_out = np.zeros(len(values), np.bool_)
+            rounded_out[np.flatnonzero(ok)[outside]] = True
+            self.checks.flag(
+                rounded_out,
+                v.INVALID_NUMBER,
+                name,
+                lambda i: f"price {text(i)!r} rounded to the tick {inst.price_increment} is out of range",
+            )
+            status[rounded_out] = OVERFLOW
             for row, dec in parsed.inexact.items():
                 rounded = _round_decimal(dec, inc)
                 if abs(rounded) <= MAX_RAW:
                     values[row] = rounded
                     status[row] = OK
             parsed.inexact.clear()
-        name = self.frame.names[field]
-        text = self.text(field)
         ok = status == OK
         inexact_nonpos = np.zeros(len(values), np.bool_)
         for row, dec in parsed.inexact.items():
@@ -443,7 +476,7 @@ def load_bars(
         (c < lo) | (c > h), v.INVALID_OHLC, names["close"], lambda i: f"close outside [low, high]: {ohlc(i)}"
     )
     if bar_timestamp == "open":
-        ts = ts + np.int64(spec.interval_ns)
+        ts = reader.shift_timestamps(ts, spec.interval_ns)
     keep, skipped = reader.finish(ts, (o, h, lo, c, vol), check_duplicates, on_error)
     data = bars_from_arrays(instrument, spec, ts[keep], o[keep], h[keep], lo[keep], c[keep], vol[keep])
     return LoadResult(data, skipped, frame.rows + len(frame.malformed), frame.source)

@@ -52,13 +52,16 @@ INVALID: Final = 2
 INEXACT: Final = 3
 """A number with more decimals than the requested scale (kept as a Decimal for rounding)."""
 OVERFLOW: Final = 4
-"""A number whose scaled value does not fit a signed 64-bit integer."""
+"""A number whose scaled value does not fit a signed 64-bit integer; for timestamps, an instant
+outside int64 nanoseconds (1677-09-21..2262-04-11)."""
 
 EpochUnit = Literal["s", "ms", "us", "ns"]
 EPOCH_DIGITS: Final[dict[str, int]] = {"s": 9, "ms": 6, "us": 3, "ns": 0}
 """Decimal digits that turn a count of the unit into nanoseconds."""
 _UNIT_NS: Final = {unit: 10**d for unit, d in EPOCH_DIGITS.items()}
 _DAY_NS: Final = 86_400 * 10**9
+_HALF_RANGE: Final = 2**62
+"""Far enough from both ends of int64 that a time-zone offset (under a day) cannot cross it."""
 
 _NUMBER = r"^(?P<sign>[+-]?)(?P<int>\d*)(?:\.(?P<frac>\d*))?$"
 # What the exact Decimal path accepts. Decimal itself also reads "1_000", non-ASCII digits
@@ -158,7 +161,9 @@ def _parse_integers(arr: pa.Array, digits: int) -> ParsedColumn:
     if pa.types.is_uint64(arr.type):
         big = _np_bool(pc.greater(arr, pa.scalar(MAX_RAW, pa.uint64())))
         status[big & (status == OK)] = OVERFLOW
-        arr = pc.if_else(pc.greater(arr, pa.scalar(MAX_RAW, pa.uint64())), 0, arr)
+        # The replacement must be a uint64 too: an int64 0 makes Arrow cast the whole column
+        # to int64 first, which fails on the very values being replaced.
+        arr = pc.if_else(pa.array(big), pa.scalar(0, pa.uint64()), arr)
     ints = _np_i64(pc.cast(arr, pa.int64()))
     scale = 10**digits
     limit = MAX_RAW // scale
@@ -333,23 +338,32 @@ def _temporal_ns(arr: pa.Array) -> tuple[I64, Bools]:
     return np.where(ok, counts, 0) * np.int64(scale), ok
 
 
-def _localize(values: I64, ok: Bools, tz: str | None) -> Bools:
+def _localize(values: I64, ok: Bools, tz: str | None) -> tuple[Bools, Bools]:
     """Read ``values[ok]`` (naive nanoseconds) as wall-clock times in ``tz``, in place.
 
-    Returns which rows are still good: a wall time that a DST change skips or repeats has no
-    single instant.
+    Returns which rows are still good, and which of the others fell outside int64
+    nanoseconds. A wall time that a DST change skips or repeats has no single instant; one
+    within the zone's offset of 1677-09-21 or 2262-04-11 may have none that fits, and Arrow's
+    ``assume_timezone`` then wraps silently to the other end of the range. Those are found
+    by their sign flipping (no offset moves a time across half the range).
     """
+    outside = np.zeros(len(ok), np.bool_)
     if tz is None or tz.upper() == "UTC" or not ok.any():
-        return ok
+        return ok, outside
     good = np.flatnonzero(ok)
-    naive = pc.cast(pa.array(values[good]), pa.timestamp("ns"))
+    wall = values[good]
+    naive = pc.cast(pa.array(wall), pa.timestamp("ns"))
     local, local_ok = _robust(
         naive, lambda a: pc.assume_timezone(a, tz, ambiguous="raise", nonexistent="raise")
     )
-    values[good] = local
+    wrapped = local_ok & (
+        ((wall > _HALF_RANGE) & (local < -_HALF_RANGE)) | ((wall < -_HALF_RANGE) & (local > _HALF_RANGE))
+    )
+    values[good] = np.where(wrapped, 0, local)
     still = ok.copy()
-    still[good] = local_ok
-    return still
+    still[good] = local_ok & ~wrapped
+    outside[good] = wrapped
+    return still, outside
 
 
 def parse_timestamps(
@@ -364,6 +378,8 @@ def parse_timestamps(
       times are wall-clock in ``tz`` (UTC when ``None``).
 
     Numeric columns without ``epoch_unit`` are rejected by the caller (their unit is a guess).
+    Rows whose instant lies outside int64 nanoseconds have status ``OVERFLOW`` (as far as it
+    can be told apart: ISO text past the range is ``INVALID``); other bad rows ``INVALID``.
     """
     arr = _as_array(col)
     n = len(arr)
@@ -371,16 +387,18 @@ def parse_timestamps(
     if pa.types.is_timestamp(t) or pa.types.is_date(t):
         status = np.zeros(n, np.uint8)
         status[_np_bool(arr.is_null())] = MISSING
-        values, ok = _temporal_ns(arr)
+        values, fits = _temporal_ns(arr)
+        status[~fits & (status == OK)] = OVERFLOW
+        ok = fits
         if not (pa.types.is_timestamp(t) and t.tz is not None):
-            ok = _localize(values, ok, tz)
+            ok, outside = _localize(values, fits, tz)
+            status[outside & (status == OK)] = OVERFLOW
         status[~ok & (status == OK)] = INVALID
         return ParsedColumn(values, status)
     if epoch_unit is not None:
         parsed = parse_fixed(arr, EPOCH_DIGITS[epoch_unit])
         # A fraction of a nanosecond is not a time tradeloop can hold.
         parsed.status[parsed.status == INEXACT] = INVALID
-        parsed.status[parsed.status == OVERFLOW] = INVALID
         parsed.inexact.clear()
         return parsed
     return _parse_iso(arr, tz)
@@ -403,7 +421,8 @@ def _parse_iso(arr: pa.Array, tz: str | None) -> ParsedColumn:
         subset = text.take(pa.array(rows))
         got, ok = _robust(subset, _caster(target))
         if target.tz is None:
-            ok = _localize(got, ok, tz)
+            ok, outside = _localize(got, ok, tz)
+            status[rows[outside]] = OVERFLOW
         values[rows[ok]] = got[ok]
         status[rows[ok]] = OK
     return ParsedColumn(values, status)

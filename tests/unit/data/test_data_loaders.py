@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import lzma
 import tempfile
 from decimal import Decimal
 from pathlib import Path
@@ -334,6 +335,99 @@ def test_corrupt_parquet_is_a_data_error_naming_the_file(tmp_path: Path) -> None
     assert str(path) in str(info.value)
 
 
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_a_needed_column_name_given_twice_is_ambiguous_not_silently_resolved(
+    tmp_path: Path, fmt: str
+) -> None:
+    if fmt == "csv":
+        path = write_csv(tmp_path / "t.csv", "timestamp,price,size,price\n2024-01-01,1640.25,1,9999\n")
+    else:
+        path = tmp_path / "t.parquet"
+        columns = [pa.array(["2024-01-01"]), pa.array(["1640.25"]), pa.array(["1"]), pa.array(["9999"])]
+        pq.write_table(pa.Table.from_arrays(columns, names=["timestamp", "price", "size", "price"]), path)
+    with pytest.raises(
+        DataError, match="column name 'price' is ambiguous: the header has it 2 times"
+    ) as info:
+        load_trade_ticks(path, ES)
+    assert str(info.value).startswith(f"{path}: ")
+
+
+def test_a_column_name_given_twice_is_fine_when_it_is_not_read(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "t.csv", "timestamp,price,size,note,note\n2024-01-01,1640.25,1,a,b\n")
+    assert [str(t.price) for t in load_trade_ticks(path, ES).data] == ["1640.25"]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            "timestamp,price,size,caf\xe9\n2024-01-01,1640.25,1,x\n".encode("latin-1"),
+            "header line is not UTF-8",
+        ),
+        ("timestamp,price,size\n2024-01-01,1640.25,1\n".encode("utf-16"), "is UTF-16 text"),
+        ("timestamp,price,size\n2024-01-01,1640.25,1\n".encode("utf-32"), "is UTF-32 text"),
+        (gzip.compress(b"timestamp,price,size\n"), "holds gzip-compressed data.*name it \\*\\.csv\\.gz"),
+        (lzma.compress(b"timestamp,price,size\n"), "holds xz-compressed data.*decompress it first"),
+    ],
+)
+def test_a_file_that_is_not_utf8_text_is_a_data_error_naming_it(
+    tmp_path: Path, data: bytes, message: str
+) -> None:
+    path = tmp_path / "t.csv"
+    path.write_bytes(data)
+    with pytest.raises(DataError, match=message) as info:
+        load_trade_ticks(path, ES)
+    assert str(info.value).startswith(f"{path}: ")
+
+
+@pytest.mark.parametrize("name", ["t.csv.gz", "t.csv.bz2", "t.csv.zst"])
+def test_a_compressed_name_on_plain_text_is_a_data_error_naming_the_file(tmp_path: Path, name: str) -> None:
+    path = write_csv(tmp_path / name, "timestamp,price,size\n2024-01-01,1640.25,1\n")
+    with pytest.raises(DataError, match="cannot read the file \\(is it compressed as its name says\\?\\)"):
+        load_trade_ticks(path, ES)
+
+
+def test_xz_compressed_csv_is_refused_rather_than_read_as_text(tmp_path: Path) -> None:
+    # Arrow does not decompress .xz; it would read the compressed bytes as the header.
+    path = tmp_path / "t.csv.xz"
+    path.write_bytes(lzma.compress(b"timestamp,price,size\n2024-01-01,1640.25,1\n"))
+    with pytest.raises(DataError, match="holds xz-compressed data"):
+        load_trade_ticks(path, ES)
+
+
+def test_a_directory_is_a_data_error(tmp_path: Path) -> None:
+    folder = tmp_path / "trades.csv"
+    folder.mkdir()
+    with pytest.raises(DataError, match="is a directory, not a file"):
+        load_trade_ticks(folder, ES)
+
+
+@pytest.mark.parametrize("name", ["t.csv", "t.csv.gz"])
+def test_a_value_that_is_not_utf8_names_its_data_row_and_column(tmp_path: Path, name: str) -> None:
+    text = "timestamp,price,size\n2024-01-01,1640.25,1\nmalformed\n2024-01-02,1640\xe9,1\n".encode("latin-1")
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(text) if name.endswith(".gz") else text)
+    with pytest.raises(
+        DataError, match=r"data row 3, column 'price': b'1640\\xe9' is not UTF-8 text; save the file as UTF-8"
+    ) as info:
+        load_trade_ticks(path, ES, on_error="skip")
+    assert str(info.value).startswith(f"{path}: ")
+
+
+@pytest.mark.parametrize("name", ["t.csv", "t.csv.gz"])
+def test_a_header_without_a_final_line_break_loads_no_rows(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    text = b"timestamp,price,size"
+    path.write_bytes(gzip.compress(text) if name.endswith(".gz") else text)
+    result = load_trade_ticks(path, ES)
+    assert (result.data, result.rows) == ([], 0)
+
+
+def test_a_last_row_without_a_final_line_break_loads(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "t.csv", "timestamp,price,size\n2024-01-01,1640.25,1")
+    assert len(load_trade_ticks(path, ES).data) == 1
+
+
 # --- validation: one bad row each ---------------------------------------------------------
 
 GOOD = "2024-01-01 00:00:00,1640.25,1\n"
@@ -593,6 +687,22 @@ def test_open_labelled_bars_are_shifted_to_their_close_time(tmp_path: Path) -> N
     path = bars_csv(tmp_path, "2024-01-01 00:00:00,100.00,101.00,99.00,100.50,1200\n")
     bar = load_bars(path, ES, MINUTE, bar_timestamp="open").data[0]
     assert bar.ts_event == 1_704_067_260_000_000_000
+
+
+def test_open_labelled_bar_shifted_past_2262_is_an_invalid_timestamp_not_wrapped(tmp_path: Path) -> None:
+    path = bars_csv(
+        tmp_path,
+        "9223371976854775807,100.00,101.00,99.00,100.50,1\n9223371976854775808,100.00,101.00,99.00,100.50,1\n",
+    )
+    with pytest.raises(
+        DataError,
+        match=r"data row 2, column 'timestamp': invalid_timestamp: 9223371976854775808 plus the bar interval "
+        r"\(60000000000 ns\) is outside 1677-09-21",
+    ):
+        load_bars(path, ES, MINUTE, bar_timestamp="open", epoch_unit="ns")
+    result = load_bars(path, ES, MINUTE, bar_timestamp="open", epoch_unit="ns", on_error="skip")
+    assert [b.ts_event for b in result.data] == [2**63 - 1]
+    assert result.skipped == {"invalid_timestamp": 1}
 
 
 @pytest.mark.parametrize(

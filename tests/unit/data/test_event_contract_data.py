@@ -371,3 +371,57 @@ def test_a_missing_or_unnamed_file_is_refused(tmp_path: Path) -> None:
         load_probabilities(tmp_path / "nope.csv")
     with pytest.raises(DataError, match="cannot tell the file format"):
         load_probabilities(tmp_path / "model.json")
+
+
+def test_a_malformed_probability_line_is_refused_naming_its_row(tmp_path: Path) -> None:
+    path = tmp_path / "model.csv"
+    path.write_text("timestamp,probability\n2024-01-01T00:00:00Z,0.5\n2024-01-01T00:01:00Z\n")
+    with pytest.raises(DataError, match=r"row 2: line '2024-01-01T00:01:00Z' does not have the header's"):
+        load_probabilities(path)
+
+
+def test_probabilities_padded_with_spaces_are_read_as_the_market_data_loaders_read_them(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "model.csv"
+    path.write_text("timestamp,probability\n2024-01-01T00:00:00Z,0.5\n2024-01-01T00:01:00Z, 0.6 \n")
+    assert load_probabilities(path).values.tolist() == [0.5, 0.6]
+
+
+@pytest.mark.parametrize("cell", ["", "1_0", "0.6x"])
+def test_a_probability_that_is_not_a_number_is_refused_naming_its_row(tmp_path: Path, cell: str) -> None:
+    # Python's float() reads "1_0"; the row must still be named, not the column as a whole.
+    path = tmp_path / "model.csv"
+    path.write_text(
+        f"timestamp,probability\n2024-01-01T00:00:00Z,0.5\n2024-01-01T00:01:00Z,{cell}\n"
+        "2024-01-01T00:02:00Z,oops\n"
+    )
+    with pytest.raises(DataError, match=rf"row 2: probability '{cell}' is not a number"):
+        load_probabilities(path)
+
+
+def test_a_bool_probability_column_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "model.parquet"
+    stamps = pa.array([START, START + MINUTE], pa.timestamp("ns", tz="UTC"))
+    pq.write_table(pa.table({"timestamp": stamps, "probability": [True, False]}), path)
+    with pytest.raises(DataError, match="column 'probability' has type bool, which cannot hold numbers"):
+        load_probabilities(path)
+
+
+def test_a_probability_time_outside_pythons_datetime_range_is_refused_naming_its_row(tmp_path: Path) -> None:
+    path = tmp_path / "model.parquet"
+    stamps = pa.array([START // 10**9, -(10**11)], pa.timestamp("s"))
+    pq.write_table(pa.table({"timestamp": stamps, "probability": [0.5, 0.6]}), path)
+    with pytest.raises(
+        DataError,
+        match=r"row 2: timestamp '-1199-02-15T14:13:20.*' is not a valid timestamp \(outside 1677-09-21",
+    ):
+        load_probabilities(path)
+
+
+def test_a_uint64_epoch_past_int64_is_refused_naming_its_row(tmp_path: Path) -> None:
+    path = tmp_path / "model.parquet"
+    stamps = pa.array([START, 2**64 - 1], pa.uint64())
+    pq.write_table(pa.table({"timestamp": stamps, "probability": [0.5, 0.6]}), path)
+    with pytest.raises(DataError, match=r"row 2: timestamp 18446744073709551615 is not a valid timestamp"):
+        load_probabilities(path, epoch_unit="ns")
