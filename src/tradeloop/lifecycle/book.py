@@ -30,7 +30,9 @@ class PriceCache:
       ticks is published after the tick that closed it, and its close is older than that tick
       (the portfolio marks by the same rule).
     * A :class:`~tradeloop.model.data.PriceSnapshot` (the answer to a stale-price request)
-      sets the latest price, and bid and ask when it carries them.
+      sets the latest price, and bid and ask when it carries them, unless a tick newer than
+      the snapshot's ``ts_event`` was already seen (an answer that crossed the feed's return
+      must not move the price back).
 
     Every update records its ``ts_init`` (when the data reached the node), which
     :meth:`updated_ns` and :meth:`age_ns` report. All prices are raws (value x 10**9); a quote
@@ -77,6 +79,10 @@ class PriceCache:
         """``ts_init`` of the data that last updated the instrument, or ``None``."""
         return self._updated.get(instrument_id)
 
+    def price_ts_ns(self, instrument_id: InstrumentId) -> int | None:
+        """``ts_event`` (market time) of the newest tick or snapshot, or ``None``."""
+        return self._tick_ts.get(instrument_id)
+
     def age_ns(self, instrument_id: InstrumentId) -> int | None:
         """Nanoseconds since the last update (clock now minus :meth:`updated_ns`), or ``None``."""
         updated = self._updated.get(instrument_id)
@@ -109,6 +115,8 @@ class PriceCache:
 
     def _on_snapshot(self, snapshot: PriceSnapshot) -> None:
         iid = snapshot.instrument_id
+        if snapshot.ts_event < self._tick_ts.get(iid, -1):
+            return  # the market has shown a newer price since
         if snapshot.bid is not None and snapshot.ask is not None:
             self._bid[iid] = snapshot.bid.raw
             self._ask[iid] = snapshot.ask.raw

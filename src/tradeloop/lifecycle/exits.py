@@ -230,6 +230,14 @@ class WatchedPosition:
                 rule, long=net > 0, entry_raw=int(entry), instrument=position.instrument
             )
         self._taken: set[int] = set()
+        self.use_method(method)
+
+    def use_method(self, method: MethodConfig) -> None:
+        """Take ``method``'s thresholds (set at the start, and by a config hot reload); the
+        trailing stop keeps the rule and state it was opened with, and the scale-out levels
+        already taken stay taken."""
+        self.method = method
+        exits = method.exits
         self._levels = len(exits.profit_target.scale_out) if exits.profit_target is not None else 0
         self._band_raw = _raw(method.monitor.urgent_band_pct)
         self._sl_raw = _raw(exits.stop_loss_pct) if exits.stop_loss_pct is not None else None

@@ -281,7 +281,7 @@ class PositionMonitor:
         for watch in self._watches.values():
             if watch.method_name in evaluators:
                 watch.method = new[watch.method_name]
-                watch.watched.method = watch.method
+                watch.watched.use_method(watch.method)  # the urgent band's levels too
                 watch.evaluator = evaluators[watch.method_name]
 
     def forget(self, strategy_id: StrategyId, instrument_id: InstrumentId) -> None:
@@ -387,8 +387,13 @@ class PositionMonitor:
         self._on_price(tick.instrument_id, (tick.bid_price.raw + tick.ask_price.raw) // 2, tick.ts_event)
 
     def _on_snapshot(self, snapshot: PriceSnapshot) -> None:
-        # ts_event is when the market last showed this price: an old price re-sent is no update.
-        self._on_price(snapshot.instrument_id, snapshot.price.raw, snapshot.ts_event)
+        # ts_event is when the market last showed this price: an old price re-sent is no update,
+        # and one older than a tick the cache (subscribed above) already holds is not used.
+        iid = snapshot.instrument_id
+        newest = self._prices.price_ts_ns(iid)
+        if newest is not None and snapshot.ts_event < newest:
+            return
+        self._on_price(iid, snapshot.price.raw, snapshot.ts_event)
 
     def _on_bar(self, bar: Bar) -> None:
         iid = bar.instrument_id
@@ -527,19 +532,22 @@ class PositionMonitor:
             volatility_ratio=self._volatility(iid, watch.method),
             edge=self._edges.get(watch.key),
         )
-        signals = watch.evaluator.evaluate(watch.watched, market, now)
-        if signals:
-            self._trigger(watch, signals[0])
+        # Most urgent first; a signal passed over (a scale-out while an exit runs) must not
+        # hide a more urgent one behind it.
+        for signal in watch.evaluator.evaluate(watch.watched, market, now):
+            if self._trigger(watch, signal):
+                break
         watch.urgent = watch.watched.near_stop_or_target(mark)
         self._arm(watch, self._interval(watch))
 
-    def _trigger(self, watch: _Watch, signal: ExitSignal) -> None:
+    def _trigger(self, watch: _Watch, signal: ExitSignal) -> bool:
+        """Publish ``signal``'s exit unless the running exit makes it moot; whether it did."""
         running = watch.exit_priority
         if running is not None and signal.priority >= running:
-            return  # an exit at least this urgent is already working
+            return False  # an exit at least this urgent is already working
         if signal.reason is ExitReason.SCALE_OUT:
             if running is not None:
-                return
+                return False
             assert signal.level is not None  # ExitSignal guarantees a level for SCALE_OUT
             watch.watched.take_scale_out(signal.level)
         watch.exit_reason = signal.reason
@@ -557,6 +565,7 @@ class PositionMonitor:
             quantity=position.instrument.qty_from_raw(signal.quantity_raw),
             detail=signal.detail,
         )
+        return True
 
     def _on_exit_done(self, event: ExitCompleted | ExitFailed) -> None:
         # Any end of an exit of the position, whatever its reason: when the executor passed
