@@ -69,8 +69,9 @@ class TradeRecord(msgspec.Struct, frozen=True, gc=False):
         where = f"TradeRecord {self.position_id!r}"
         for name in ("position_id", "instrument_id", "strategy_id", "currency"):
             value = getattr(self, name)
-            if not isinstance(value, str) or not value:
-                raise DataError(f"{where}: {name} must be a non-empty string, got {value!r}")
+            # Printable: a line break or carriage return would split its CSV row.
+            if not isinstance(value, str) or not value or not value.isprintable():
+                raise DataError(f"{where}: {name} must be a non-empty printable string, got {value!r}")
         if self.side not in SIDES:
             raise DataError(f"{where}: side must be LONG or SHORT, got {self.side!r}")
         for name in ("quantity", "avg_entry_px", "avg_exit_px", "realized_pnl", "commissions"):

@@ -57,7 +57,8 @@ class ExponentialMovingAverage(ValueIndicator):
         period = self._period
         if n > period:
             ema = self._value
-            self._value = ema + self._alpha * (value - ema)
+            # ema + 1.0 * (value - ema) can round away from value: period 1 takes it as it is.
+            self._value = ema + self._alpha * (value - ema) if period != 1 else value
         elif n == period:
             self._value = (self._seed_sum + value) / period
         else:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 __all__ = ["StrategyConfig"]
 
@@ -21,3 +21,11 @@ class StrategyConfig(BaseModel):
 
     strategy_id: str | None = None
     method: str | None = None
+
+    @field_validator("strategy_id")
+    @classmethod
+    def _printable_id(cls, value: str | None) -> str | None:
+        # The id names the strategy's orders, positions and report rows (CSV, HTML, logs).
+        if value is not None and (not value or not value.isprintable() or value != value.strip()):
+            raise ValueError(f"strategy_id must be printable text without edge spaces, got {value!r}")
+        return value

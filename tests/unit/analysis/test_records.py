@@ -62,7 +62,9 @@ def test_valid_trade_record_builds() -> None:
         ({"avg_exit_px": 1.6}, "avg_exit_px must be a Decimal"),
         ({"exit_ts_ns": 5}, "exit_ts_ns 5 is before entry_ts_ns 10"),
         ({"entry_ts_ns": 1.0}, "entry_ts_ns must be an int"),
-        ({"currency": ""}, "currency must be a non-empty string"),
+        ({"currency": ""}, "currency must be a non-empty printable string"),
+        ({"strategy_id": "alpha\rbeta"}, "strategy_id must be a non-empty printable string"),
+        ({"currency": "USD\r"}, "currency must be a non-empty printable string"),
     ],
 )
 def test_trade_record_rejects_bad_field_naming_position_and_field(

@@ -81,6 +81,8 @@ def test_ema_is_seeded_with_the_simple_average_then_weights_new_values_by_alpha(
 
 def test_ema_of_period_one_follows_the_input() -> None:
     assert feed(EMA(1), [3.0, 1.5, 8.25]) == [3.0, 1.5, 8.25]
+    # Exactly, where ema + 1.0 * (value - ema) would round away from the value.
+    assert feed(EMA(1), [151.33, 19.07, 1e16, 1.0]) == [151.33, 19.07, 1e16, 1.0]
 
 
 # Wilder's RSI worked example (the StockCharts "RSI" spreadsheet closes); the index below is

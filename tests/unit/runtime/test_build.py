@@ -93,6 +93,8 @@ def test_something_that_is_not_a_strategy_class_is_a_config_error(class_path: st
         ({"instrument_id": "ES.CME", "fastt": 5}, "fastt: unknown key (check the spelling)"),
         ({"fast": 5}, "instrument_id: Field required"),
         ({"instrument_id": "ES.CME", "fast": 30, "slow": 10}, "fast period (30) must be shorter"),
+        ({"instrument_id": "ES.CME", "strategy_id": "alpha\rbeta"}, "strategy_id must be printable text"),
+        ({"instrument_id": "ES.CME", "strategy_id": " x"}, "without edge spaces"),
     ],
 )
 def test_an_invalid_strategy_config_names_the_class_and_the_key(config: dict[str, Any], message: str) -> None:
