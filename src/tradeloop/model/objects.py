@@ -144,7 +144,7 @@ def _decimals_of(text: str) -> int:
     return len(frac)
 
 
-class Price(msgspec.Struct, frozen=True, array_like=True, gc=False, order=True):
+class Price(msgspec.Struct, frozen=True, array_like=True, gc=False):
     """A price: ``raw / 10**9`` shown with ``precision`` decimals. May be negative."""
 
     raw: int
@@ -191,8 +191,31 @@ class Price(msgspec.Struct, frozen=True, array_like=True, gc=False, order=True):
     def __neg__(self) -> Price:
         return Price(-self.raw, self.precision)
 
+    # Compared and hashed by value, like Decimal: 1 and 1.00 are equal; the precision is how
+    # it is shown. (The generated order would break ties of equal raws by precision.)
+    def __eq__(self, other: object) -> bool:
+        return self.raw == other.raw if type(other) is Price else NotImplemented
 
-class Quantity(msgspec.Struct, frozen=True, array_like=True, gc=False, order=True):
+    def __ne__(self, other: object) -> bool:
+        return self.raw != other.raw if type(other) is Price else NotImplemented
+
+    def __lt__(self, other: Price) -> bool:
+        return self.raw < other.raw if type(other) is Price else NotImplemented
+
+    def __le__(self, other: Price) -> bool:
+        return self.raw <= other.raw if type(other) is Price else NotImplemented
+
+    def __gt__(self, other: Price) -> bool:
+        return self.raw > other.raw if type(other) is Price else NotImplemented
+
+    def __ge__(self, other: Price) -> bool:
+        return self.raw >= other.raw if type(other) is Price else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.raw)
+
+
+class Quantity(msgspec.Struct, frozen=True, array_like=True, gc=False):
     """A non-negative amount of an instrument: ``raw / 10**9`` with ``precision`` decimals."""
 
     raw: int
@@ -242,8 +265,31 @@ class Quantity(msgspec.Struct, frozen=True, array_like=True, gc=False, order=Tru
     def __sub__(self, other: Quantity) -> Quantity:
         return Quantity(self.raw - other.raw, max(self.precision, other.precision))
 
+    # Compared and hashed by value, like Decimal: 1 and 1.00 are equal; the precision is how
+    # it is shown. (The generated order would break ties of equal raws by precision.)
+    def __eq__(self, other: object) -> bool:
+        return self.raw == other.raw if type(other) is Quantity else NotImplemented
 
-class Money(msgspec.Struct, frozen=True, array_like=True, gc=False, order=True):
+    def __ne__(self, other: object) -> bool:
+        return self.raw != other.raw if type(other) is Quantity else NotImplemented
+
+    def __lt__(self, other: Quantity) -> bool:
+        return self.raw < other.raw if type(other) is Quantity else NotImplemented
+
+    def __le__(self, other: Quantity) -> bool:
+        return self.raw <= other.raw if type(other) is Quantity else NotImplemented
+
+    def __gt__(self, other: Quantity) -> bool:
+        return self.raw > other.raw if type(other) is Quantity else NotImplemented
+
+    def __ge__(self, other: Quantity) -> bool:
+        return self.raw >= other.raw if type(other) is Quantity else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.raw)
+
+
+class Money(msgspec.Struct, frozen=True, array_like=True, gc=False):
     """An exact amount of a currency: ``raw / 10**9``.
 
     Balances and P&L may carry more decimals than the currency's precision (a BTC trade quoted
@@ -297,6 +343,36 @@ class Money(msgspec.Struct, frozen=True, array_like=True, gc=False, order=True):
 
     def __str__(self) -> str:
         return f"{self.as_decimal():f} {self.currency}"
+
+    # Ordered only within a currency, as + and - are (the generated order would rank
+    # currencies by name).
+    def _same_currency(self, other: Money) -> None:
+        if other.currency != self.currency:
+            raise ValueRangeError(f"cannot compare {self} with {other}: different currencies")
+
+    def __lt__(self, other: Money) -> bool:
+        if type(other) is not Money:
+            return NotImplemented
+        self._same_currency(other)
+        return self.raw < other.raw
+
+    def __le__(self, other: Money) -> bool:
+        if type(other) is not Money:
+            return NotImplemented
+        self._same_currency(other)
+        return self.raw <= other.raw
+
+    def __gt__(self, other: Money) -> bool:
+        if type(other) is not Money:
+            return NotImplemented
+        self._same_currency(other)
+        return self.raw > other.raw
+
+    def __ge__(self, other: Money) -> bool:
+        if type(other) is not Money:
+            return NotImplemented
+        self._same_currency(other)
+        return self.raw >= other.raw
 
     def _same(self, other: Money) -> None:
         if other.currency != self.currency:

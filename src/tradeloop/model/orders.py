@@ -109,6 +109,9 @@ ORDER_TRANSITIONS: Final[dict[tuple[OrderStatus, type[OrderEvent]], _Target]] = 
 _FILLED: Final = OrderStatus.FILLED
 _PARTIALLY_FILLED: Final = OrderStatus.PARTIALLY_FILLED
 _PENDING: Final = frozenset({OrderStatus.PENDING_UPDATE, OrderStatus.PENDING_CANCEL})
+_SUBMITTED: Final = OrderStatus.SUBMITTED
+_ANSWERS_TO_SUBMIT: Final = (OrderAccepted, OrderRejected)
+_STOPS: Final = frozenset({OrderType.STOP_MARKET, OrderType.STOP_LIMIT, OrderType.TRAILING_STOP_MARKET})
 
 
 class Order:
@@ -116,6 +119,7 @@ class Order:
 
     __slots__ = (
         "_fill_notional",
+        "_fill_precision",
         "_status_before_pending",
         "events",
         "filled_raw",
@@ -138,6 +142,7 @@ class Order:
         self.trigger_price: Price | None = spec.trigger_price
         self.filled_raw = 0
         self._fill_notional = 0  # sum of px_raw * qty_raw (scale 10**18), exact
+        self._fill_precision = 0  # decimals of the finest fill (a 1 BTC order filled 0.5 + 0.5)
         self._status_before_pending = OrderStatus.INITIALIZED
         self.events: list[OrderEvent] = []
         self.ts_last = 0
@@ -172,8 +177,12 @@ class Order:
     # -- derived state ---------------------------------------------------------------------
 
     @property
+    def _qty_precision(self) -> int:
+        return max(self.quantity.precision, self._fill_precision)
+
+    @property
     def filled_qty(self) -> Quantity:
-        return Quantity(self.filled_raw, self.quantity.precision)
+        return Quantity(self.filled_raw, self._qty_precision)
 
     @property
     def leaves_raw(self) -> int:
@@ -181,7 +190,7 @@ class Order:
 
     @property
     def leaves_qty(self) -> Quantity:
-        return Quantity(max(0, self.leaves_raw), self.quantity.precision)
+        return Quantity(max(0, self.leaves_raw), self._qty_precision)
 
     @property
     def avg_px(self) -> Decimal | None:
@@ -221,8 +230,36 @@ class Order:
             raise InvalidOrderTransition(
                 f"order {spec.client_order_id}: {kind.__name__} is not allowed in status {status.value}"
             )
+        if (
+            status in _PENDING
+            and kind in _ANSWERS_TO_SUBMIT
+            and self._status_before_pending is not _SUBMITTED
+        ):
+            # The race rows are for a request sent while SUBMITTED; after an ack or a fill, a
+            # second ack or a reject of the order is not a race but a contradiction.
+            raise InvalidOrderTransition(
+                f"order {spec.client_order_id}: {kind.__name__} while {status.value} is only allowed "
+                "for a request sent before the order was acknowledged "
+                f"(it was {self._status_before_pending.value})"
+            )
+        if kind is OrderTriggered and spec.order_type not in _STOPS:
+            raise InvalidOrderTransition(
+                f"order {spec.client_order_id}: a {spec.order_type.value} order cannot trigger"
+            )
         if target == FILL:
             assert isinstance(event, OrderFilled)
+            if (
+                event.order_side is not spec.side
+                or event.instrument_id != spec.instrument_id
+                or event.strategy_id != spec.strategy_id
+            ):
+                # The portfolio books a fill by its own fields: one that contradicts its order
+                # would land on the wrong side, instrument or strategy.
+                raise InvalidOrderTransition(
+                    f"order {spec.client_order_id}: a {event.order_side.value} fill of {event.strategy_id} "
+                    f"on {event.instrument_id} contradicts the order ({spec.side.value} of "
+                    f"{spec.strategy_id} on {spec.instrument_id})"
+                )
             qty = event.last_qty.raw
             if event.trade_id in self.trade_ids:
                 raise InvalidOrderTransition(
@@ -234,6 +271,8 @@ class Order:
                     f"(filled {self.filled_qty} of {self.quantity})"
                 )
             self.filled_raw += qty
+            if event.last_qty.precision > self._fill_precision:
+                self._fill_precision = event.last_qty.precision
             self.trade_ids.add(event.trade_id)
             self._fill_notional += event.last_px.raw * qty
             self.venue_order_id = event.venue_order_id
@@ -250,9 +289,10 @@ class Order:
             self.venue_order_id = event.venue_order_id
         elif kind is OrderUpdated:
             assert isinstance(event, OrderUpdated)
-            if event.quantity.raw < self.filled_raw:
+            if event.quantity.raw <= 0 or event.quantity.raw < self.filled_raw:
                 raise InvalidOrderTransition(
-                    f"order {spec.client_order_id}: cannot reduce quantity below filled"
+                    f"order {spec.client_order_id}: cannot change quantity to {event.quantity} "
+                    f"(it must be positive and at least the {self.filled_qty} filled)"
                 )
             self.quantity = event.quantity
             if event.price is not None:

@@ -301,6 +301,7 @@ def case_id(value: object) -> str:
 
 AGREED_CASES = sorted(AGREED, key=pair_key)
 RACE_CASES = sorted(RACES, key=pair_key)
+SUBMIT_RACES = {pair for pair in RACES if pair[1] in (OrderAccepted, OrderRejected)}
 
 
 @pytest.mark.parametrize(
@@ -311,7 +312,15 @@ RACE_CASES = sorted(RACES, key=pair_key)
 def test_legal_event_is_accepted_and_lands_in_the_expected_status(
     status: OrderStatus, cls: type[OrderEvent]
 ) -> None:
-    order = order_in(status)
+    if (status, cls) in SUBMIT_RACES:  # a request sent while SUBMITTED, then the order's answer
+        order = new_order()
+        for step in (
+            OrderSubmitted,
+            OrderPendingUpdate if status is S.PENDING_UPDATE else OrderPendingCancel,
+        ):
+            order.apply(make_event(step))
+    else:
+        order = order_in(status)
     filled_before = order.filled_raw
     event = make_event(cls)
     order.apply(event)
@@ -432,11 +441,20 @@ def test_update_below_the_filled_quantity_raises_and_leaves_the_order_unchanged(
     order = order_in(S.PARTIALLY_FILLED)
     order.apply(make_event(OrderPendingUpdate))
     before = snapshot(order)
-    with pytest.raises(InvalidOrderTransition, match="below filled"):
+    with pytest.raises(InvalidOrderTransition, match="at least the 3 filled"):
         order.apply(make_event(OrderUpdated, update_qty=2))
     assert snapshot(order) == before
     order.apply(make_event(OrderModifyRejected))
     assert order.status is S.PARTIALLY_FILLED  # the pending request is still answerable
+
+
+def test_an_update_to_zero_quantity_raises_and_leaves_the_order_unchanged() -> None:
+    order = order_in(S.ACCEPTED)
+    order.apply(make_event(OrderPendingUpdate))
+    before = snapshot(order)
+    with pytest.raises(InvalidOrderTransition, match="it must be positive"):
+        order.apply(make_event(OrderUpdated, update_qty=0))
+    assert snapshot(order) == before
 
 
 def test_event_of_another_order_raises_and_leaves_the_order_unchanged() -> None:
@@ -488,6 +506,8 @@ class Model:
         target = AGREED.get((self.status, cls))
         if target is None:
             return False
+        if (self.status, cls) in SUBMIT_RACES and self.before is not S.SUBMITTED:
+            return False  # the order's own answer only races a request sent while SUBMITTED
         qty, filled = self.qty, self.filled
         if target == FILL:
             if fill_qty <= 0 or filled + fill_qty > qty:
@@ -500,7 +520,7 @@ class Model:
             assert isinstance(target, OrderStatus)
             new = target
         if cls is OrderUpdated:
-            if update_qty < filled:
+            if update_qty <= 0 or update_qty < filled:
                 return False
             qty = update_qty
             if filled and filled == qty:
@@ -563,3 +583,37 @@ def test_random_event_sequences_keep_the_order_legal_and_never_overfilled(
         if order.status is S.PARTIALLY_FILLED:
             assert 0 < order.filled_raw < order.quantity.raw
         assert not (order.is_open and order.is_closed)
+
+
+@pytest.mark.parametrize("answer", [OrderAccepted, OrderRejected])
+@pytest.mark.parametrize("request_event", [OrderPendingUpdate, OrderPendingCancel])
+def test_an_answer_to_the_submit_after_the_order_was_acknowledged_or_filled_is_refused(
+    answer: type[OrderEvent], request_event: type[OrderEvent]
+) -> None:
+    for status in (S.ACCEPTED, S.PARTIALLY_FILLED):
+        order = order_in(status)
+        order.apply(make_event(request_event))
+        before = snapshot(order)
+        with pytest.raises(InvalidOrderTransition, match="only allowed for a request sent before"):
+            order.apply(make_event(answer))
+        assert snapshot(order) == before
+
+
+@pytest.mark.parametrize("order_type", [OrderType.MARKET, OrderType.LIMIT])
+def test_only_a_stop_order_can_trigger(order_type: OrderType) -> None:
+    order = Order(
+        OrderSpec(
+            client_order_id=COID,
+            strategy_id=StrategyId("S-1"),
+            instrument_id=ES.id,
+            side=OrderSide.BUY,
+            order_type=order_type,
+            quantity=ES.make_qty(ORDER_QTY),
+            price=ES.make_price("4500.25") if order_type is OrderType.LIMIT else None,
+        )
+    )
+    order.apply(make_event(OrderSubmitted))
+    order.apply(make_event(OrderAccepted))
+    with pytest.raises(InvalidOrderTransition, match=f"a {order_type.value} order cannot trigger"):
+        order.apply(make_event(OrderTriggered))
+    assert order.status is S.ACCEPTED

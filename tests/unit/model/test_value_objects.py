@@ -221,6 +221,30 @@ def test_money_of_different_currencies_does_not_combine() -> None:
         Money.from_str("1", "USD") - Money.from_str("1", "EUR")
 
 
+def test_money_of_different_currencies_does_not_order() -> None:
+    with pytest.raises(ValueRangeError, match="different currencies"):
+        _ = Money.from_str("100", "USD") > Money.from_str("1", "JPY")
+    assert Money.from_str("1", "USD") != Money.from_str("1", "EUR")
+    assert Money.from_str("1.5", "USD") > Money.from_str("1", "USD")
+
+
+@given(st.integers(-(10**6), 10**6), st.integers(-(10**6), 10**6), st.integers(0, 6), st.integers(0, 6))
+def test_prices_and_quantities_compare_and_hash_by_value_whatever_their_precision(
+    a: int, b: int, pa: int, pb: int
+) -> None:
+    # a / 100 shown with at least 2 decimals: 1, 1.0 and 1.00 are one value, as with Decimal.
+    x = Price.from_decimal(Decimal(a) / 100, max(pa, 2))
+    y = Price.from_decimal(Decimal(b) / 100, max(pb, 2))
+    dx, dy = x.as_decimal(), y.as_decimal()
+    assert (x == y, x < y, x <= y, x > y, x >= y) == (dx == dy, dx < dy, dx <= dy, dx > dy, dx >= dy)
+    if x == y:
+        assert hash(x) == hash(y)
+    qx, qy = Quantity.from_decimal(abs(dx), max(pa, 2)), Quantity.from_decimal(abs(dy), max(pb, 2))
+    assert (qx == qy, qx < qy) == (abs(dx) == abs(dy), abs(dx) < abs(dy))
+    assert Price.from_str("1") == Price.from_str("1.00")
+    assert not Price.from_str("1.10") > Price.from_str("1.1")
+
+
 def test_floats_use_their_shortest_text_not_their_binary_expansion() -> None:
     assert raw_from_decimal(0.1, 1) == 100_000_000
     assert Price.from_decimal(1.1, 1).raw == 1_100_000_000
