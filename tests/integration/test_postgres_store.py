@@ -135,6 +135,21 @@ def test_a_bad_schema_name_or_server_is_refused() -> None:
         PostgresEventStore("postgresql://nobody:secret@127.0.0.1:1/none", connect_timeout_s=1)
 
 
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "postgresql://:hunter2@127.0.0.1:1/none",  # an empty user name: libpq takes the OS user
+        "host=127.0.0.1 port=1 password='hunter2 x' dbname=none",  # a quoted password with a space
+        "postgresql://nobody@127.0.0.1:1/none?password=hunter2",
+    ],
+)
+def test_a_connection_error_never_shows_the_password(dsn: str) -> None:
+    with pytest.raises(StoreError) as info:
+        PostgresEventStore(dsn, connect_timeout_s=1)
+    assert "hunter2" not in str(info.value)
+    assert "***" in str(info.value)
+
+
 def _indexes(schema: str) -> set[str]:
     with psycopg.connect(DSN) as conn:
         rows = conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = %s", (schema,)).fetchall()

@@ -96,6 +96,9 @@ IMMUTABLE_KEYS = {
     "run": "the run's identity and output folder are fixed for its life",
     "node": "node settings (speed, ports, shutdown) apply at start; restart the node",
     "logging.format": "the log format is set at start; restart the node to change it",
+    "risk.breakers.risk_breach.check_interval_seconds": (
+        "the risk breach check's timer is set at start; restart the node to change its interval"
+    ),
 }
 """Config sections that cannot change while the node runs, with the reason a change is refused."""
 

@@ -430,6 +430,18 @@ class ConfigReloader(Generic[M]):
 
     # -- watching ----------------------------------------------------------------------------
 
+    async def _settled(self, settle_ms: int) -> bool:
+        """Wait until the file keeps its size and modification time for ``settle_ms``;
+        ``False`` when it is missing."""
+        seen = _stat_key(self._path)
+        while seen is not None:
+            await asyncio.sleep(settle_ms / 1000)
+            now = _stat_key(self._path)
+            if now == seen:
+                return True
+            seen = now
+        return False
+
     async def watch(
         self,
         *,
@@ -437,6 +449,7 @@ class ConfigReloader(Generic[M]):
         ready: asyncio.Event | None = None,
         debounce_ms: int = 1_600,
         step_ms: int = 50,
+        settle_ms: int = 500,
     ) -> None:
         """Reload whenever the config file changes, until ``stop`` is set or the task is
         cancelled.
@@ -445,7 +458,11 @@ class ConfigReloader(Generic[M]):
         rename it over the original, which replaces the file a direct watch would follow.
         Changes are grouped until none arrives for ``step_ms`` (at most ``debounce_ms``), so
         one save is one reload. A batch after which the file is missing (deleted, not yet
-        renamed back) is skipped; the next change reloads.
+        renamed back) is skipped; the next change reloads. The file is read only once it has
+        kept its size and modification time for ``settle_ms``: a program that writes it in
+        place, in pieces, would otherwise have a cut-off file read (and every limit is
+        optional, so a config cut off before a limit is valid and would switch it off). A
+        symbolic link is followed: the folder of the file it points to is watched too.
 
         Parameters
         ----------
@@ -462,30 +479,40 @@ class ConfigReloader(Generic[M]):
         folder = self._path.parent
         if not folder.is_dir():
             raise ConfigError(f"{self._path}: cannot watch, the folder {folder} does not exist")
-        name = self._path.name
+        target = self._path.resolve()
+        folders = [folder] if target.parent == folder.resolve() else [folder, target.parent]
+        names = {self._path.name, target.name}
 
         def ours(change: FileChange, path: str) -> bool:
-            return os.path.basename(path) == name
+            return os.path.basename(path) in names
 
         if ready is not None:
             # Runs after this task's first step, which creates the OS watch inside awatch()
             # before it first suspends.
             asyncio.get_running_loop().call_soon(ready.set)
         async for _ in awatch(
-            folder,
+            *folders,
             watch_filter=ours,
             debounce=debounce_ms,
             step=step_ms,
             stop_event=stop,
             recursive=False,
         ):
-            if not self._path.exists():
+            if not await self._settled(settle_ms):
                 _log.info("config file %s is gone; waiting for it to come back", self._path)
                 continue
             try:
                 self.reload()
             except Exception:  # noqa: BLE001 - the watch outlives one failed reload
                 _log.exception("config reload of %s failed", self._path)
+
+
+def _stat_key(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns)
 
 
 def _lookup(config: Any, path: str) -> Any:

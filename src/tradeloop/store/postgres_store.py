@@ -387,5 +387,8 @@ def _text_array(values: list[str]) -> str:
 
 
 def _redact(dsn: str) -> str:
-    """The DSN without a password, for messages."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", re.sub(r"(password\s*=\s*)\S+", r"\1***", dsn))
+    """The DSN without a password, for messages: the URI form's ``user:password@`` (the user
+    may be empty) and the keyword form's ``password=``, quoted (with spaces) or not."""
+    dsn = re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", dsn)
+    dsn = re.sub(r"([?&]password=)[^&]*", r"\1***", dsn)
+    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", dsn)

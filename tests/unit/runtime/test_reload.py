@@ -469,3 +469,35 @@ def test_the_current_config_must_be_of_the_model(tmp_path: Path) -> None:
             immutable={"acount": "typo"},
             current=Basket(),
         )
+
+
+def test_a_paper_node_refuses_a_live_change_of_the_risk_breach_check_interval(tmp_path: Path) -> None:
+    from tradeloop.runtime.config import PaperConfig
+    from tradeloop.runtime.paper import IMMUTABLE_KEYS
+
+    path = tmp_path / "node.yaml"
+    strategies = (
+        "strategies:\n  - class: tradeloop.strategy.samples:MovingAverageCrossover\n"
+        "    config: {instrument_id: AAPL.XNAS}\n"
+    )
+    path.write_text(strategies, encoding="utf-8")
+    clock = TestClock(0)
+    ids = IdFactory(0)
+    reloader = ConfigReloader(
+        path,
+        PaperConfig,
+        bus=MessageBus(clock, ids),
+        clock=clock,
+        ids=ids,
+        snapshots=SnapshotStore(tmp_path / "s"),
+        immutable=IMMUTABLE_KEYS,
+        current=load_config(PaperConfig, path, environ={}),
+        environ={},
+    )
+    reloader.register("risk", CallbackApplier(lambda old, new: None))  # the breakers' timer is not re-set
+    path.write_text(strategies + "risk: {breakers: {risk_breach: {check_interval_seconds: 5}}}\n")
+    outcome = reloader.reload()
+    assert outcome.errors == (
+        "risk.breakers.risk_breach.check_interval_seconds: cannot change live: the risk breach check's "
+        "timer is set at start; restart the node to change its interval",
+    )

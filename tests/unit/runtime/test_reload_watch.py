@@ -119,6 +119,41 @@ def test_an_edit_saved_in_place_and_one_renamed_over_the_file_are_both_applied(w
     assert watched.reloader.calls == 2  # one reload per save, the temporary file ignored
 
 
+def test_a_file_written_in_place_in_pieces_is_read_once_it_is_whole(watched: Watched) -> None:
+    # A cut-off file is valid here (max_qty is optional): read half-way, it would apply the
+    # default 100 and then 50, the setting switched to its default for a moment.
+    async def scenario() -> None:
+        watched.path.write_text("max_qty: 30\n", encoding="utf-8")
+        assert isinstance(await watched.next_event(0), ConfigReloaded)
+        with watched.path.open("w", encoding="utf-8") as out:
+            out.write("venue: SIM\n")
+            out.flush()
+            await asyncio.sleep(0.35)  # a slow copy, a script, a loaded host
+            out.write("max_qty: 50\n")
+        assert isinstance(await watched.next_event(1), ConfigReloaded)
+        await asyncio.sleep(0.8)  # no third reload follows
+
+    watched.run(scenario)
+    assert watched.applied == [30, 50]  # never the default 100 of the cut-off file
+    assert len([e for e in watched.events if isinstance(e, ConfigReloaded)]) == 2
+
+
+def test_a_config_path_that_is_a_symbolic_link_follows_edits_of_its_target(tmp_path: Path) -> None:
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "run").mkdir()
+    real = tmp_path / "etc" / "paper.yaml"
+    real.write_text("max_qty: 100\n", encoding="utf-8")
+    (tmp_path / "run" / "node.yaml").symlink_to(real)
+    watched = Watched(tmp_path / "run")  # writes the same text through the link
+
+    async def scenario() -> None:
+        real.write_text("max_qty: 40\n", encoding="utf-8")
+        assert isinstance(await watched.next_event(0), ConfigReloaded)
+
+    watched.run(scenario)
+    assert watched.applied == [40]
+
+
 def test_an_invalid_save_is_rejected_and_the_next_valid_save_applies(watched: Watched) -> None:
     async def scenario() -> None:
         watched.path.write_text("max_qty: lots\n", encoding="utf-8")
