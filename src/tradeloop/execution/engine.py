@@ -52,6 +52,7 @@ class ExecutionEngine:
         self._clients: dict[Venue, ExecutionClient] = {}
         self._orders: dict[ClientOrderId, Order] = {}
         self._open: dict[ClientOrderId, Order] = {}
+        self._purged: dict[str, int] = {}  # closed orders forgotten by purge_closed, per status
         self._factories: dict[StrategyId, OrderFactory] = {}
         self._venues: dict[InstrumentId, Venue] = {}  # each instrument's venue, split once
         self.commands_routed = 0
@@ -117,9 +118,19 @@ class ExecutionEngine:
             raise TradeloopError(f"purge_closed: keep must be >= 0, got {keep}")
         closed = [cid for cid, order in self._orders.items() if order.status.is_closed]
         drop = closed[: max(0, len(closed) - keep)]
+        purged = self._purged
         for cid in drop:
-            del self._orders[cid]
+            status = self._orders.pop(cid).status.value
+            purged[status] = purged.get(status, 0) + 1
         return len(drop)
+
+    def order_counts(self) -> dict[str, int]:
+        """Orders per status name since the start, the purged closed ones included."""
+        counts = dict(self._purged)
+        for order in self._orders.values():
+            status = order.status.value
+            counts[status] = counts.get(status, 0) + 1
+        return counts
 
     def open_order_count(self, instrument_id: InstrumentId | None = None) -> int:
         if instrument_id is None:

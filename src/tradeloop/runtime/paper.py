@@ -607,9 +607,7 @@ class PaperNode:
         assert portfolio is not None
         assert risk is not None
         assert breakers is not None
-        orders: dict[str, int] = {}
-        for order in kernel.execution.orders():
-            orders[order.status.value] = orders.get(order.status.value, 0) + 1
+        orders = kernel.execution.order_counts()  # purged closed orders still count
         scale = float(NANOS_PER_SECOND)
         equity_peak = portfolio.peak_equity_raw
         stop_losses = 0 if kernel.monitor is None else kernel.monitor.exits_by_reason().get("STOP_LOSS", 0)

@@ -41,6 +41,7 @@ def test_purging_keeps_the_newest_records_and_every_total() -> None:
     assert portfolio is not None
     realized, equity, fills = portfolio.realized_pnl_raw(), portfolio.equity_raw, portfolio.fills
     orders_before = engine.execution.orders()
+    counts_before = engine.execution.order_counts()
     closed_before = portfolio.positions_closed()
     assert len(closed_before) > 20
 
@@ -57,6 +58,8 @@ def test_purging_keeps_the_newest_records_and_every_total() -> None:
     assert closed_orders == [o for o in orders_before if o.status.is_closed][-5:]
     assert [o for o in remaining if o.is_open] == [o for o in orders_before if o.is_open]
     assert len(portfolio.equity_curve) <= 5
+    assert engine.execution.order_counts() == counts_before  # the metrics' order counts keep them
+    assert sum(counts_before.values()) == len(orders_before)
 
 
 def test_purging_refuses_a_negative_count() -> None:
