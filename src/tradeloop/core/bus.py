@@ -35,6 +35,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,6 +55,17 @@ HandlerTimer = Callable[[Handler, Message, int], None]
 """Receives a handler, the message it handled and how long it took (ns, ``perf_counter_ns``)."""
 
 _log = logging.getLogger("tradeloop.bus")
+
+_latest_bus: weakref.ref[MessageBus] | None = None
+
+
+def dispatching_message() -> Message | None:
+    """The message the newest bus (a process runs one node) is dispatching, or ``None``: the
+    structured logs take a line's correlation id from it when none is bound."""
+    bus = None if _latest_bus is None else _latest_bus()
+    return None if bus is None else bus.dispatching
+
+
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{4,}")
 """Memory addresses (from default reprs) differ between runs; error texts drop them."""
 _CRITICAL = Lane.CRITICAL
@@ -154,6 +166,11 @@ class MessageBus:
         self._plain_endpoints: dict[str, Handler] = {}
         self._sub_seq = 0
         self._draining = False
+        self.dispatching: Message | None = None
+        """The message whose handlers are running (``None`` between dispatches): what a log
+        line written by a handler belongs to (:func:`dispatching_message`)."""
+        global _latest_bus
+        _latest_bus = weakref.ref(self)
         self._auto_drain = auto_drain
         self.history: deque[Message] | None = deque(maxlen=history_size) if history_size else None
         self.handler_errors = 0
@@ -344,6 +361,7 @@ class MessageBus:
                 self._recorder(msg)
             if self.history is not None:
                 self.history.append(msg)
+            self.dispatching = msg
             for handler in route.handlers:
                 try:
                     handler(msg)
@@ -356,6 +374,7 @@ class MessageBus:
                 self._run(None)
         finally:
             self._draining = False
+            self.dispatching = None
 
     def _enqueue(self, msg: Message) -> None:
         lane = msg.LANE
@@ -445,6 +464,7 @@ class MessageBus:
             self._run(None)
         finally:
             self._draining = False
+            self.dispatching = None
 
     def _run(self, first: Message | None) -> None:
         """Dispatch ``first`` (if given), then drain the lanes, highest first."""
@@ -474,6 +494,7 @@ class MessageBus:
                 recorder(msg)
             if history is not None:
                 history.append(msg)
+            self.dispatching = msg
             for handler in route.handlers:
                 try:
                     handler(msg)

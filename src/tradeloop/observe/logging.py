@@ -16,8 +16,10 @@ changes nothing.
 
 The correlation id lives in a context variable (:func:`bind_correlation`,
 :func:`correlation`), so it follows the code that runs for one trading cycle, including asyncio
-tasks started inside it, without being passed to every log call. A ``correlation_id`` given
-explicitly to a log call (as a structlog key or a stdlib ``extra``) wins over the bound one.
+tasks started inside it, without being passed to every log call. With none bound, a line
+written by a bus handler carries the correlation id of the message it handles
+(:func:`tradeloop.core.bus.dispatching_message`). A ``correlation_id`` given explicitly to a
+log call (as a structlog key or a stdlib ``extra``) wins over both.
 
 Log timestamps are wall-clock time, deliberately: they say when a line was written, for
 operators; the trading time of a message is in the message.
@@ -34,6 +36,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TextIO
 
 import structlog
+
+from tradeloop.core.bus import dispatching_message
 
 __all__ = [
     "LogFormat",
@@ -111,6 +115,10 @@ def current_correlation() -> str | None:
 def _add_correlation(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     if "correlation_id" not in event_dict:
         bound = _CORRELATION.get()
+        if bound is None:
+            # A line a bus handler writes belongs to the message it handles: its trading
+            # cycle's id, without binding one per message on the hot path.
+            bound = getattr(dispatching_message(), "correlation_id", None)
         if bound is not None:
             event_dict["correlation_id"] = bound
     return event_dict

@@ -17,6 +17,7 @@ from tradeloop.core.errors import ConfigError, DataError, TradeloopError
 from tradeloop.data.aggregation import aggregate_trades_to_bars
 from tradeloop.data.loaders import load_trade_ticks
 from tradeloop.model.data import BarSpec
+from tradeloop.model.events import OrderFilled
 from tradeloop.model.instruments import Equity
 from tradeloop.runtime import BacktestConfig, build_engine, load_strategy, run_backtest
 from tradeloop.runtime.config import StrategyEntry
@@ -410,3 +411,39 @@ def test_a_rerun_into_the_same_folder_leaves_no_output_of_the_earlier_run(tmp_pa
     run_backtest(base_config(data, tmp_path, log={"enabled": False}), output_dir=folder)
 
     assert sorted(p.name for p in folder.iterdir()) == []  # neither the old log nor the old report
+
+
+def test_a_strategy_log_line_written_while_handling_a_fill_carries_the_fills_correlation_id(
+    user_module: Callable[[str], str], tmp_path: Path
+) -> None:
+    import io
+    import json
+
+    from tradeloop.observe import configure_logging, reset_logging
+
+    name = user_module(
+        "from tradeloop.model import OrderFilled\n"
+        "from tradeloop.strategy.samples import MovingAverageCrossover\n"
+        "class LoggingCrossover(MovingAverageCrossover):\n"
+        "    def on_order_filled(self, event: OrderFilled) -> None:\n"
+        "        self.log.info('filled %s @ %s', event.last_qty, event.last_px)\n"
+    )
+    data = {"source": "synthetic", "instrument": TEST_INSTRUMENT, "synthetic": {"count": 400, "seed": 9}}
+    cfg = base_config(data, tmp_path, log={"enabled": False})
+    cfg = cfg.model_copy(
+        update={
+            "strategies": [cfg.strategies[0].model_copy(update={"class_path": f"{name}:LoggingCrossover"})]
+        }
+    )
+    stream = io.StringIO()
+    configure_logging(fmt="json", level="INFO", stream=stream)
+    fills: list[OrderFilled] = []
+    try:
+        engine = build_engine(cfg, event_log=None)
+        engine.bus.subscribe(OrderFilled, fills.append)
+        engine.run()
+    finally:
+        reset_logging()
+    lines = [json.loads(line) for line in stream.getvalue().splitlines() if '"filled ' in line]
+    assert len(lines) == len(fills) > 0
+    assert [line.get("correlation_id") for line in lines] == [f.correlation_id for f in fills]
