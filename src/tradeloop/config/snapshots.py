@@ -39,6 +39,7 @@ from pydantic import BaseModel
 
 from tradeloop.config.loader import load_yaml
 from tradeloop.core.errors import ConfigError
+from tradeloop.core.secrets import REDACTED, redact_dsn
 
 __all__ = [
     "SNAPSHOT_FOLDER",
@@ -94,6 +95,43 @@ def write_text_atomic(path: Path | str, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+_SECRET_KEYS = frozenset({"dsn"})
+"""Keys whose values hold a password (a database connection string)."""
+
+
+def _redacted(data: Any) -> Any:
+    """``data`` with the passwords of its connection strings replaced by ``***``: a snapshot
+    is a file, and a DSN given in the environment must not end up in one."""
+    if isinstance(data, dict):
+        return {
+            k: redact_dsn(v) if k in _SECRET_KEYS and isinstance(v, str) else _redacted(v)
+            for k, v in data.items()
+        }
+    if isinstance(data, list):
+        return [_redacted(v) for v in data]
+    return data
+
+
+def _unredacted(data: Any, current: Any) -> Any:
+    """A snapshot's data to write back over ``current`` (the file as it is): a redacted
+    connection string takes the file's own value, or is left out (the environment that gave
+    it supplies it again)."""
+    if isinstance(data, dict):
+        out: dict[Any, Any] = {}
+        here = current if isinstance(current, dict) else {}
+        for k, v in data.items():
+            if k in _SECRET_KEYS and isinstance(v, str) and REDACTED in v:
+                if isinstance(here.get(k), str):
+                    out[k] = here[k]
+                continue
+            out[k] = _unredacted(v, here.get(k))
+        return out
+    if isinstance(data, list):
+        mine = current if isinstance(current, list) else []
+        return [_unredacted(v, mine[i] if i < len(mine) else None) for i, v in enumerate(data)]
+    return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +255,7 @@ class SnapshotStore:
         OSError
             When the folder or the file cannot be written (nothing is left behind).
         """
-        data = config_data(config)
+        data = _redacted(config_data(config))
         ids = self.ids()
         n = ids[-1] + 1 if ids else 1
         self._folder.mkdir(parents=True, exist_ok=True)
@@ -249,6 +287,8 @@ class SnapshotStore:
             f"# restored from config snapshot {snapshot.id} (taken {snapshot.taken})\n"
             f"# by `tradeloop config rollback`; snapshots: {self._folder}\n"
         )
-        body = yaml.safe_dump(snapshot.config, sort_keys=False, allow_unicode=True, default_flow_style=False)
+        current = load_yaml(target) if Path(target).is_file() else {}
+        config = _unredacted(snapshot.config, current)
+        body = yaml.safe_dump(config, sort_keys=False, allow_unicode=True, default_flow_style=False)
         write_text_atomic(target, header + body)
         return snapshot

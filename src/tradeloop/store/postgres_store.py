@@ -42,6 +42,7 @@ import psycopg
 from psycopg import sql
 from psycopg.adapt import PyFormat
 
+from tradeloop.core.secrets import redact_dsn
 from tradeloop.store.buffered import (
     COLUMNS,
     BufferedEventStore,
@@ -157,7 +158,7 @@ class PostgresEventStore(BufferedEventStore):
             monotonic=monotonic,
         )
         self.schema = schema
-        self._where = f"event store {schema} at {_redact(dsn)}"
+        self._where = f"event store {schema} at {redact_dsn(dsn)}"
         try:
             self._conn = psycopg.connect(
                 dsn, autocommit=True, connect_timeout=max(1, round(connect_timeout_s))
@@ -384,11 +385,3 @@ def _text_array(values: list[str]) -> str:
     """A PostgreSQL array literal of ``values`` (each quoted, backslashes and quotes escaped)."""
     quoted = (v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
     return "{" + ",".join(f'"{v}"' for v in quoted) + "}"
-
-
-def _redact(dsn: str) -> str:
-    """The DSN without a password, for messages: the URI form's ``user:password@`` (the user
-    may be empty) and the keyword form's ``password=``, quoted (with spaces) or not."""
-    dsn = re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", dsn)
-    dsn = re.sub(r"([?&]password=)[^&]*", r"\1***", dsn)
-    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", dsn)

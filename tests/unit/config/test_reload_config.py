@@ -27,6 +27,7 @@ from tradeloop.config import (
     format_ts,
     is_under,
     load_config,
+    load_yaml,
     value_at,
     write_text_atomic,
 )
@@ -161,6 +162,26 @@ def test_snapshots_are_numbered_and_read_back_in_order(tmp_path: Path) -> None:
     assert SnapshotStore(tmp_path / "snaps").save({"a": 1}, ts_ns=0).id == 3  # numbering survives a restart
     store.discard(3)
     assert store.ids() == [1, 2]
+
+
+def test_a_snapshot_never_holds_a_password_and_a_rollback_never_writes_one_into_the_file(
+    tmp_path: Path,
+) -> None:
+    store = SnapshotStore(tmp_path / "snaps")
+    secret = "postgresql://trader:hunter2@db:5432/tl"  # from TRADELOOP_NODE__STORE__DSN, say
+    saved = store.save({"node": {"store": {"dsn": secret}}, "risk": {"max_daily_loss": 5}}, ts_ns=0)
+    assert "hunter2" not in saved.path.read_text(encoding="utf-8")
+    assert saved.config["node"]["store"]["dsn"] == "postgresql://trader:***@db:5432/tl"
+
+    target = tmp_path / "node.yaml"
+    target.write_text("risk: {max_daily_loss: 9}\n", encoding="utf-8")  # the DSN is not in the file
+    store.restore(saved.id, target)
+    assert "dsn" not in load_yaml(target)["node"]["store"]  # left to the environment again
+    assert load_yaml(target)["risk"] == {"max_daily_loss": 5}
+
+    target.write_text("node: {store: {dsn: 'postgresql://app:pw@db/tl'}}\n", encoding="utf-8")
+    store.restore(saved.id, target)
+    assert load_yaml(target)["node"]["store"]["dsn"] == "postgresql://app:pw@db/tl"  # the file's own
 
 
 def test_a_snapshot_holds_the_config_exactly(tmp_path: Path) -> None:
