@@ -166,6 +166,7 @@ class MessageBus:
         self._plain_endpoints: dict[str, Handler] = {}
         self._sub_seq = 0
         self._draining = False
+        self._stranded = False  # an error escaped the reactor with messages still queued
         self.dispatching: Message | None = None
         """The message whose handlers are running (``None`` between dispatches): what a log
         line written by a handler belongs to (:func:`dispatching_message`)."""
@@ -350,6 +351,13 @@ class MessageBus:
                 return
             self._enqueue(msg)
             return
+        if self._stranded:
+            # An error escaped the reactor and left messages queued: this one goes behind
+            # them, in lane order, not first.
+            self._stranded = False
+            self._enqueue(msg)
+            self.drain()
+            return
         # Outside the reactor with auto-drain every lane is empty: dispatch at once, then
         # drain what the handlers queued. This is the per-tick path, so the dispatch of
         # ``_run`` is repeated inline here rather than paying for its loop set-up.
@@ -372,6 +380,9 @@ class MessageBus:
                     self._handler_failed(handler, msg, exc)
             if self._critical or self._high or self._normal or self._conflating or self._low:
                 self._run(None)
+        except BaseException:
+            self._stranded = True  # what the handlers queued is still there (see above)
+            raise
         finally:
             self._draining = False
             self.dispatching = None
@@ -462,6 +473,9 @@ class MessageBus:
         self._draining = True
         try:
             self._run(None)
+        except BaseException:
+            self._stranded = True
+            raise
         finally:
             self._draining = False
             self.dispatching = None

@@ -143,6 +143,27 @@ def test_lanes_drain_critical_then_high_then_normal_then_low_when_published_from
     assert all(n == 0 for n in bus.queued().values())
 
 
+def test_after_an_error_escapes_the_reactor_the_next_publish_waits_behind_what_is_queued() -> None:
+    bus = make_bus()
+    rec = record_all(bus)
+    failures = {"once": True}
+
+    def log(msg: Any) -> None:  # an event log that fails once (a full disk)
+        if isinstance(msg, CriticalPing) and failures.pop("once", False):
+            raise OSError("disk full")
+
+    bus.add_recorder(log)
+    bus.subscribe(Kick, on_kick(bus, event(CriticalPing, 1), event(CriticalPing, 2)))
+    with pytest.raises(OSError, match="disk full"):
+        bus.publish(event(Kick))
+    assert bus.queued()[Lane.CRITICAL] == 1  # CriticalPing 2 is still queued
+
+    bus.publish(event(LowPing, 9))
+
+    assert rec.seen == ["CriticalPing:2", "LowPing:9"]  # lane order, not the newcomer first
+    assert all(n == 0 for n in bus.queued().values())
+
+
 def test_critical_published_while_draining_low_overtakes_the_rest_of_the_low_lane() -> None:
     bus = make_bus()
     rec = record_all(bus)
