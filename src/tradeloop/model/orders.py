@@ -82,8 +82,9 @@ ORDER_TRANSITIONS: Final[dict[tuple[OrderStatus, type[OrderEvent]], _Target]] = 
     (_S.PENDING_UPDATE, OrderExpired): _S.EXPIRED,
     (_S.PENDING_UPDATE, OrderFilled): FILL,
     # Races: a modify or cancel sent while SUBMITTED, then the venue's answer to the original
-    # order; a stop triggering while a cancel is in flight; a modify's answer arriving after a
-    # cancel was sent behind it. A venue that answers in order never produces these.
+    # order (Order.apply refuses these two answers when the request was sent later); a stop
+    # triggering while a cancel is in flight (stop orders only); a modify's answer arriving
+    # after a cancel was sent behind it. A venue that answers in order never produces these.
     (_S.PENDING_UPDATE, OrderAccepted): _S.ACCEPTED,
     (_S.PENDING_UPDATE, OrderRejected): _S.REJECTED,
     (_S.PENDING_CANCEL, OrderAccepted): _S.ACCEPTED,
