@@ -207,6 +207,15 @@ class MessageBus:
     def _resolve(self, msg_type: type) -> tuple[Handler, ...]:
         found = [s for base in msg_type.__mro__ for s in self._subs.get(base, ())]
         found.sort(key=lambda s: (-s.priority, s.seq))
+        # A handler subscribed to a type and to one of its bases gets each message once, at
+        # its most urgent subscription.
+        seen: set[Handler] = set()
+        unique: list[_Subscription] = []
+        for sub in found:
+            if sub.handler not in seen:
+                seen.add(sub.handler)
+                unique.append(sub)
+        found = unique
         timer = self._timer
         if timer is None:
             return tuple(s.handler for s in found)

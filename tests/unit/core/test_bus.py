@@ -257,6 +257,16 @@ def test_subscribing_the_same_handler_twice_delivers_once() -> None:
     assert rec.seen == ["HighPing:1"]
 
 
+def test_a_handler_subscribed_to_a_type_and_its_base_gets_each_message_once() -> None:
+    bus = make_bus()
+    rec = Recorder()
+    bus.subscribe(Event, rec)
+    bus.subscribe(HighPing, rec)
+    bus.publish(event(HighPing, 1))
+    bus.publish(event(LowPing, 2))
+    assert rec.seen == ["HighPing:1", "LowPing:2"]
+
+
 def test_unsubscribe_stops_delivery_and_ignores_unknown_pairs() -> None:
     bus = make_bus()
     rec = Recorder()
