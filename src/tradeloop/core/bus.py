@@ -209,11 +209,11 @@ class MessageBus:
         found.sort(key=lambda s: (-s.priority, s.seq))
         # A handler subscribed to a type and to one of its bases gets each message once, at
         # its most urgent subscription.
-        seen: set[Handler] = set()
+        # (By equality, not hashing: a handler may be an unhashable callable; routes are
+        # resolved on (un)subscribe only.)
         unique: list[_Subscription] = []
         for sub in found:
-            if sub.handler not in seen:
-                seen.add(sub.handler)
+            if all(sub.handler != kept.handler for kept in unique):
                 unique.append(sub)
         found = unique
         timer = self._timer
