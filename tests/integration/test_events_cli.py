@@ -146,7 +146,8 @@ def test_events_of_one_order_and_of_one_position(recorded: Recorded) -> None:
     assert {line[3] for line in order} == {f"order-{recorded.fill.client_order_id}"}
     position = record_lines(invoke("events", recorded.store, "--position", recorded.position_id))
     kinds = [line[2] for line in position]
-    assert (kinds[0], kinds[-1]) == ("PositionOpened", "PositionClosed")
+    assert kinds[0] == "PositionOpened"
+    assert "PositionClosed" in kinds  # followed by the lifecycle's ExitCompleted when it closed it
     assert record_lines(invoke("events", recorded.store, "--position", "")) == []  # a filter, not "all"
 
 

@@ -180,7 +180,10 @@ class BacktestEngine(Kernel):
             self._loop(total, progress)
             for strategy in self.strategies:
                 if strategy.state is ComponentState.RUNNING:
-                    strategy.stop()
+                    try:
+                        strategy.stop()
+                    except Exception as exc:  # noqa: BLE001 - one strategy's bug: the others stop, the run ends
+                        self.bus.report_failure(f"{strategy.id}.on_stop", "stop", exc)
             self.bus.drain()
         except BaseException:
             if self._log is not None:
@@ -232,7 +235,7 @@ class BacktestEngine(Kernel):
                     log.maybe_flush()
                 if progress is not None:
                     progress(count, total)
-        if progress is not None:
+        if progress is not None and count % step:  # the end, unless the loop just reported it
             progress(count, total)
 
     def _result(self, started: float, first_ts: int, total: int, digest: str | None) -> BacktestResult:

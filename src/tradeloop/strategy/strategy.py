@@ -116,6 +116,8 @@ class Strategy(Component):
         super().__init__(self.id)
         self.log = logging.getLogger(f"tradeloop.strategy.{self.id}")
         self._ctx: StrategyContext | None = None
+        self._factory: OrderFactory | None = None
+        self._closes: dict[InstrumentId, list[OrderSpec]] = {}  # close_position's orders in flight
         self._bar_subs: dict[InstrumentId, tuple[BarSpec, ...]] = {}
         self._trade_subs: set[InstrumentId] = set()
         self._quote_subs: set[InstrumentId] = set()
@@ -130,7 +132,7 @@ class Strategy(Component):
         if self._ctx is not None:
             raise TradeloopError(f"strategy {self.id} is already registered")
         self._ctx = context
-        self.order_factory: OrderFactory = context.execution.order_factory(self.id)
+        self._factory = context.execution.order_factory(self.id)
         if _may_handle_events(type(self)):
             bus = context.bus
             bus.subscribe(OrderEvent, self._handle_event)
@@ -142,6 +144,13 @@ class Strategy(Component):
         if self._ctx is None:
             raise TradeloopError(f"strategy {self.id} is not registered with an engine")
         return self._ctx
+
+    @property
+    def order_factory(self) -> OrderFactory:
+        """Builds this strategy's orders (with its own client order ids) once it is registered."""
+        if self._factory is None:
+            raise TradeloopError(f"strategy {self.id} is not registered with an engine: it has no orders yet")
+        return self._factory
 
     @property
     def clock(self) -> Clock:
@@ -336,19 +345,39 @@ class Strategy(Component):
         self._send(CancelAllOrders, InstrumentId(instrument_id))
 
     def close_position(self, instrument_id: InstrumentId | str, *, tags: tuple[str, ...] = ()) -> bool:
-        """Flatten this strategy's position with a reduce-only market order.
+        """Flatten this strategy's position with a reduce-only market order, less what its
+        reduce-only orders on that side already working will close.
 
-        Returns ``False`` when there is nothing to close.
+        Returns ``False`` when there is nothing (more) to close.
         """
         position = self.position(instrument_id)
         if position is None or not position.net_raw:
             return False
         side = OrderSide.SELL if position.net_raw > 0 else OrderSide.BUY
-        self.submit_order(
-            self.order_factory.market(
-                position.instrument.id, side, position.quantity, reduce_only=True, tags=tags
-            )
-        )
+        iid = position.instrument.id
+        # What this strategy's reduce-only orders on that side already close is not closed
+        # twice: a second call while the first close works (or is still on its way to the
+        # execution engine, within this handler) would otherwise flip the position.
+        closing = 0
+        counted: set[ClientOrderId] = set()
+        for order in self.open_orders(iid):
+            if order.side is side and order.spec.reduce_only:
+                closing += order.leaves_raw
+                counted.add(order.client_order_id)
+        execution = self.context.execution
+        still: list[OrderSpec] = []
+        for sent in self._closes.get(iid, ()):
+            if sent.client_order_id not in counted and execution.order(sent.client_order_id) is None:
+                closing += sent.quantity.raw  # published, not yet registered
+                still.append(sent)
+        self._closes[iid] = still
+        left = abs(position.net_raw) - closing
+        if left <= 0:
+            return False
+        quantity = position.quantity if not closing else position.instrument.qty_from_raw(left)
+        spec = self.order_factory.market(iid, side, quantity, reduce_only=True, tags=tags)
+        self.submit_order(spec)
+        still.append(spec)
         return True
 
     def _own_order(self, order: Order | ClientOrderId) -> Order:
