@@ -56,6 +56,8 @@ from tradeloop.strategy.config import StrategyConfig
 __all__ = ["DataSubscriber", "Strategy", "StrategyContext"]
 
 _RUNNING = ComponentState.RUNNING
+_SILENT = frozenset({ComponentState.STOPPED, ComponentState.DISPOSED, ComponentState.FAULTED})
+"""States in which a strategy sends nothing: it was stopped, disposed of, or failed."""
 
 
 class DataSubscriber(Protocol):
@@ -297,6 +299,8 @@ class Strategy(Component):
 
     def _publish(self, kind: type[Event] | type[TradingCommand], **fields: Any) -> None:
         """Publish a message of this strategy in the current correlation (a new one if none)."""
+        if self._state in _SILENT:
+            raise TradeloopError(f"strategy {self.id} is {self._state.value}: it sends no orders or signals")
         ctx = self.context
         ids = ctx.ids
         if self._correlation is None:
@@ -396,11 +400,21 @@ class Strategy(Component):
         return self.context.execution.open_orders(self.id, iid)
 
     def set_timer(self, name: str, interval_ns: int, *, start_ns: int | None = None) -> None:
-        """Call :meth:`on_time_event` every ``interval_ns`` while running."""
-        self.context.clock.set_timer(f"{self.id}.{name}", interval_ns, self._handle_time, start_ns=start_ns)
+        """Call :meth:`on_time_event` every ``interval_ns`` while running. Setting a name again
+        replaces its timer (a strategy restarted after a stop sets its timers anew)."""
+        clock = self._own_timer(name)
+        clock.set_timer(f"{self.id}.{name}", interval_ns, self._handle_time, start_ns=start_ns)
 
     def set_time_alert(self, name: str, at_ns: int) -> None:
-        self.context.clock.set_time_alert(f"{self.id}.{name}", at_ns, self._handle_time)
+        """Call :meth:`on_time_event` once at ``at_ns``; setting a name again replaces it."""
+        self._own_timer(name).set_time_alert(f"{self.id}.{name}", at_ns, self._handle_time)
+
+    def _own_timer(self, name: str) -> Clock:
+        clock = self.context.clock
+        full = f"{self.id}.{name}"
+        if full in clock.timer_names:
+            clock.cancel_timer(full)
+        return clock
 
     def _handle_time(self, event: TimeEvent) -> None:
         if self._state is _RUNNING:

@@ -109,3 +109,32 @@ def test_progress_reports_the_end_once() -> None:
     calls: list[tuple[int, int]] = []
     engine.run(progress=lambda done, total: calls.append((done, total)))
     assert calls == [(4096, 4096)]
+
+
+def test_a_stopped_strategy_sends_no_orders() -> None:
+    engine = new_engine()
+    strategy = Scripted("x", {})
+    engine.add_data(trades(3))
+    engine.add_strategy(strategy)
+    engine.run()
+    assert strategy.state is ComponentState.STOPPED
+    order = strategy.order_factory.market(ABC.id, OrderSide.BUY, Quantity.from_int(1))
+    with pytest.raises(TradeloopError, match="is STOPPED: it sends no orders"):
+        strategy.submit_order(order)
+
+
+class Heartbeat(Scripted):
+    def on_start(self) -> None:
+        super().on_start()
+        self.set_timer("beat", SEC)
+
+
+def test_a_strategy_that_sets_a_timer_at_start_can_be_restarted() -> None:
+    engine = new_engine()
+    strategy = Heartbeat("hb", {})
+    engine.add_data(trades(3))
+    engine.add_strategy(strategy)
+    engine.run()
+    strategy.start()  # its timer is set again, not refused as already set
+    assert strategy.state is ComponentState.RUNNING
+    assert engine.clock.timer_names.count("hb.beat") == 1
