@@ -402,19 +402,21 @@ class Strategy(Component):
     def set_timer(self, name: str, interval_ns: int, *, start_ns: int | None = None) -> None:
         """Call :meth:`on_time_event` every ``interval_ns`` while running. Setting a name again
         replaces its timer (a strategy restarted after a stop sets its timers anew)."""
-        clock = self._own_timer(name)
-        clock.set_timer(f"{self.id}.{name}", interval_ns, self._handle_time, start_ns=start_ns)
+        self.context.clock.set_timer(
+            self._timer_name(name), interval_ns, self._handle_time, start_ns=start_ns
+        )
 
     def set_time_alert(self, name: str, at_ns: int) -> None:
         """Call :meth:`on_time_event` once at ``at_ns``; setting a name again replaces it."""
-        self._own_timer(name).set_time_alert(f"{self.id}.{name}", at_ns, self._handle_time)
+        self.context.clock.set_time_alert(self._timer_name(name), at_ns, self._handle_time)
 
-    def _own_timer(self, name: str) -> Clock:
-        clock = self.context.clock
+    def _timer_name(self, name: str) -> str:
+        """The clock's name of this strategy's timer ``name``, freed if it is set already."""
         full = f"{self.id}.{name}"
+        clock = self.context.clock
         if full in clock.timer_names:
             clock.cancel_timer(full)
-        return clock
+        return full
 
     def _handle_time(self, event: TimeEvent) -> None:
         if self._state is _RUNNING:

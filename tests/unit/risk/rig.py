@@ -69,14 +69,14 @@ class Venue:
     def cancel_all_orders(self, command: CancelAllOrders) -> None:
         self.canceled_all.append(command)
 
-    def fill(self, instrument: Instrument, command: SubmitOrder, price: str) -> None:
-        """Fill the whole order at ``price``, as the venue would report it."""
+    def fill(self, instrument: Instrument, command: SubmitOrder, price: str, qty: str | None = None) -> None:
+        """Fill the order at ``price`` (all of it, or ``qty``), as the venue would report it."""
         spec = command.order
         self._bus.publish(
             make_fill(
                 instrument,
                 spec.side,
-                spec.quantity,
+                spec.quantity if qty is None else instrument.make_qty(qty),
                 price,
                 ts_ns=self._clock.timestamp_ns(),
                 client_order_id=spec.client_order_id,

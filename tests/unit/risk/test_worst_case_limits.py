@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from tradeloop.risk import OrderModifyDenied, RiskConfig, TradingState
-from tradeloop.testkit import make_fill
 
-from .rig import ACCOUNT, BUY, SELL, Rig
+from .rig import BUY, SELL, Rig
 
 
 def test_gross_exposure_counts_orders_working_on_other_instruments() -> None:
@@ -72,22 +71,7 @@ def test_in_reducing_state_an_exit_may_grow_while_what_it_has_left_still_reduces
     rig = Rig(RiskConfig(max_daily_loss=500), breakers=False)
     rig.hold(rig.aapl, BUY, "100", "100.00")
     exit_ = rig.limit(rig.aapl, SELL, "50", "95.00")
-    spec = exit_.order
-    rig.bus.publish(  # the exit fills 30 of 50: long 70, the exit has 20 left
-        make_fill(
-            rig.aapl,
-            SELL,
-            rig.aapl.make_qty("30"),
-            "95.00",
-            ts_ns=rig.clock.timestamp_ns(),
-            client_order_id=spec.client_order_id,
-            strategy_id=spec.strategy_id,
-            account_id=ACCOUNT,
-            correlation_id=exit_.correlation_id,
-            causation_id=exit_.id,
-            ids=rig.ids,
-        )
-    )
+    rig.xnas.fill(rig.aapl, exit_, "95.00", qty="30")  # 30 of 50: long 70, the exit has 20 left
     rig.trade(rig.aapl, "80.00")
     rig.market(rig.aapl, BUY, "1")  # the daily loss trips REDUCING
     assert rig.state is TradingState.REDUCING
